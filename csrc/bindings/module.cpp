@@ -1,0 +1,9 @@
+// detkit._C: pybind11 bindings of the C++ kernels in csrc/core. No algorithm code lives here.
+#include "bindings/common.h"
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "detkit native kernels (thin bindings; validate inputs with the detkit Python API)";
+  detkit::bind::bind_parallel(m);
+  detkit::bind::bind_box_iou(m);
+  detkit::bind::bind_nms(m);
+}

@@ -1,0 +1,311 @@
+#include "core/nms.h"
+
+#include <algorithm>
+#include <cmath>
+#include <queue>
+
+#include "core/parallel.h"
+#include "core/sort.h"
+
+namespace detkit {
+
+namespace {
+
+template <class T>
+inline T box_area(const T* b, T offset) {
+  return (b[2] - b[0] + offset) * (b[3] - b[1] + offset);
+}
+
+// IoU in the operation order of detkit.reference (kept box first in the union sum).
+template <class T>
+inline T iou_of(const T* a, T area_a, const T* b, T area_b, T offset) {
+  const T w = std::min(a[2], b[2]) - std::max(a[0], b[0]) + offset;
+  const T h = std::min(a[3], b[3]) - std::max(a[1], b[1]) + offset;
+  if (w <= T(0) || h <= T(0)) return T(0);
+  const T inter = w * h;
+  const T uni = area_a + area_b - inter;
+  return uni > T(0) ? inter / uni : T(0);
+}
+
+// Uniform grid over `count` contiguous boxes. A box is registered in every cell it touches,
+// unless it touches more than kMaxCells cells: such large boxes go to a list that every query
+// scans. A query therefore meets only boxes that can overlap it (IoU > 0 needs a positive-area
+// intersection, which lies in a shared cell).
+template <class T>
+class BoxGrid {
+ public:
+  static constexpr int64_t kMaxCells = 64;
+
+  BoxGrid(const T* boxes, int64_t count, T offset) : boxes_(boxes), offset_(offset) {
+    if (count == 0) return;
+    T min_x = boxes[0], min_y = boxes[1], max_x = boxes[2] + offset, max_y = boxes[3] + offset;
+    double sum_w = 0, sum_h = 0;
+    for (int64_t k = 0; k < count; ++k) {
+      const T* b = boxes + 4 * k;
+      min_x = std::min(min_x, b[0]);
+      min_y = std::min(min_y, b[1]);
+      max_x = std::max(max_x, b[2] + offset);
+      max_y = std::max(max_y, b[3] + offset);
+      sum_w += double(b[2] - b[0]) + offset;
+      sum_h += double(b[3] - b[1]) + offset;
+    }
+    origin_x_ = double(min_x);
+    origin_y_ = double(min_y);
+    const double extent_w = std::max(double(max_x) - origin_x_, 1e-300);
+    const double extent_h = std::max(double(max_y) - origin_y_, 1e-300);
+    // Cells about the size of an average box: a box touches ~4 cells, a cell holds few boxes.
+    const double cell_w = std::max(sum_w / double(count), extent_w / 4096.0);
+    const double cell_h = std::max(sum_h / double(count), extent_h / 4096.0);
+    double nx = std::max(1.0, std::ceil(extent_w / cell_w));
+    double ny = std::max(1.0, std::ceil(extent_h / cell_h));
+    const double max_cells = 4.0 * double(count) + 16.0;
+    if (nx * ny > max_cells) {
+      const double shrink = std::sqrt(max_cells / (nx * ny));
+      nx = std::max(1.0, std::floor(nx * shrink));
+      ny = std::max(1.0, std::floor(ny * shrink));
+    }
+    nx_ = static_cast<int64_t>(nx);
+    ny_ = static_cast<int64_t>(ny);
+    inv_w_ = nx / extent_w;
+    inv_h_ = ny / extent_h;
+    head_.assign(static_cast<size_t>(nx_ * ny_), -1);
+  }
+
+  // True when box b touches so many cells that scanning a plain list is cheaper.
+  bool is_large(const T* b) const { return span(b).cells() > kMaxCells; }
+
+  void insert(int64_t pos) {
+    const Span s = span(boxes_ + 4 * pos);
+    if (s.cells() > kMaxCells) {
+      large_.push_back(pos);
+      return;
+    }
+    for (int64_t y = s.y0; y <= s.y1; ++y)
+      for (int64_t x = s.x0; x <= s.x1; ++x) {
+        const size_t c = static_cast<size_t>(y * nx_ + x);
+        node_pos_.push_back(pos);
+        node_next_.push_back(head_[c]);
+        head_[c] = static_cast<int64_t>(node_pos_.size()) - 1;
+      }
+  }
+
+  // Calls visit(pos) once for each inserted box that may overlap box b; returns true as soon as
+  // a visit does. stamp has one entry per box, and `query` must be new for every call.
+  template <class Visit>
+  bool any_near(const T* b, std::vector<int64_t>& stamp, int64_t query, Visit&& visit) const {
+    for (int64_t pos : large_)
+      if (visit(pos)) return true;
+    const Span s = span(b);
+    for (int64_t y = s.y0; y <= s.y1; ++y)
+      for (int64_t x = s.x0; x <= s.x1; ++x)
+        for (int64_t node = head_[static_cast<size_t>(y * nx_ + x)]; node >= 0;
+             node = node_next_[static_cast<size_t>(node)]) {
+          const int64_t pos = node_pos_[static_cast<size_t>(node)];
+          if (stamp[static_cast<size_t>(pos)] == query) continue;
+          stamp[static_cast<size_t>(pos)] = query;
+          if (visit(pos)) return true;
+        }
+    return false;
+  }
+
+ private:
+  struct Span {
+    int64_t x0, x1, y0, y1;
+    int64_t cells() const { return (x1 - x0 + 1) * (y1 - y0 + 1); }
+  };
+
+  Span span(const T* b) const {
+    return {cell(b[0], origin_x_, inv_w_, nx_), cell(b[2] + offset_, origin_x_, inv_w_, nx_),
+            cell(b[1], origin_y_, inv_h_, ny_), cell(b[3] + offset_, origin_y_, inv_h_, ny_)};
+  }
+
+  static int64_t cell(T v, double origin, double inv, int64_t count) {
+    const double c = std::floor((double(v) - origin) * inv);
+    if (!(c > 0)) return 0;
+    return c >= double(count - 1) ? count - 1 : static_cast<int64_t>(c);
+  }
+
+  const T* boxes_;
+  T offset_;
+  double origin_x_ = 0, origin_y_ = 0, inv_w_ = 1, inv_h_ = 1;
+  int64_t nx_ = 1, ny_ = 1;
+  std::vector<int64_t> head_, node_pos_, node_next_, large_;
+};
+
+// Greedy NMS over `count` candidates given in visiting order by their box indices `ids`.
+// Appends the positions (0..count-1) of kept candidates to `kept`, at most max_keep (< 0: all).
+template <class T>
+void nms_in_order(const T* boxes, const int64_t* ids, int64_t count, T threshold, T offset,
+                  int64_t max_keep, std::vector<int64_t>& kept) {
+  if (count == 0 || max_keep == 0) return;
+  // Contiguous copy in visiting order: the grid and the IoU loop then read memory sequentially.
+  std::vector<T> ordered(static_cast<size_t>(4 * count));
+  std::vector<T> area(static_cast<size_t>(count));
+  for (int64_t k = 0; k < count; ++k) {
+    std::copy_n(boxes + 4 * ids[k], 4, ordered.data() + 4 * k);
+    area[k] = box_area(ordered.data() + 4 * k, offset);
+  }
+  BoxGrid<T> grid(ordered.data(), count, offset);
+  std::vector<int64_t> stamp(static_cast<size_t>(count), -1);
+  std::vector<int64_t> kept_here;
+  for (int64_t k = 0; k < count; ++k) {
+    const T* cand = ordered.data() + 4 * k;
+    auto suppresses = [&](int64_t pos) {
+      return iou_of(ordered.data() + 4 * pos, area[pos], cand, area[k], offset) > threshold;
+    };
+    const bool suppressed = grid.is_large(cand)
+                                ? std::any_of(kept_here.begin(), kept_here.end(), suppresses)
+                                : grid.any_near(cand, stamp, k, suppresses);
+    if (suppressed) continue;
+    kept_here.push_back(k);
+    grid.insert(k);
+    if (static_cast<int64_t>(kept_here.size()) == max_keep) break;
+  }
+  kept.insert(kept.end(), kept_here.begin(), kept_here.end());
+}
+
+// Indices of the candidates passing the score threshold, in visiting order (decreasing score,
+// ties by index), cut to pre_nms_top_k.
+std::vector<int64_t> ordered_candidates(const double* scores, int64_t n, const NmsOptions& opt) {
+  std::vector<int64_t> ids;
+  std::vector<uint64_t> keys;
+  ids.reserve(static_cast<size_t>(n));
+  keys.reserve(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    if (opt.use_score_threshold && !(scores[i] > opt.score_threshold)) continue;
+    ids.push_back(i);
+    keys.push_back(descending_key(scores[i]));
+  }
+  stable_radix_sort(keys, ids);
+  if (opt.pre_nms_top_k >= 0 && static_cast<int64_t>(ids.size()) > opt.pre_nms_top_k)
+    ids.resize(static_cast<size_t>(opt.pre_nms_top_k));
+  return ids;
+}
+
+}  // namespace
+
+template <class T>
+std::vector<int64_t> nms(const T* boxes, const double* scores, int64_t n, const NmsOptions& opt) {
+  const std::vector<int64_t> ids = ordered_candidates(scores, n, opt);
+  std::vector<int64_t> kept;
+  nms_in_order(boxes, ids.data(), static_cast<int64_t>(ids.size()), T(opt.iou_threshold),
+               T(opt.offset), opt.max_output, kept);
+  for (auto& k : kept) k = ids[static_cast<size_t>(k)];
+  return kept;
+}
+
+template <class T>
+std::vector<int64_t> batched_nms(const T* boxes, const double* scores, const int64_t* idxs, int64_t n,
+                                 const NmsOptions& opt) {
+  // ranks: candidates in global visiting order. Regroup them by class with a stable sort, so
+  // each class's run stays in visiting order, then run NMS per class.
+  const std::vector<int64_t> ids = ordered_candidates(scores, n, opt);
+  const int64_t count = static_cast<int64_t>(ids.size());
+  std::vector<int64_t> ranks(static_cast<size_t>(count));
+  std::vector<uint64_t> class_keys(static_cast<size_t>(count));
+  for (int64_t r = 0; r < count; ++r) {
+    ranks[r] = r;
+    class_keys[r] = ascending_key(idxs[ids[r]]);
+  }
+  stable_radix_sort(class_keys, ranks);
+  std::vector<int64_t> starts;
+  for (int64_t r = 0; r < count; ++r)
+    if (r == 0 || class_keys[r] != class_keys[r - 1]) starts.push_back(r);
+  starts.push_back(count);
+  const int64_t groups = static_cast<int64_t>(starts.size()) - 1;
+
+  std::vector<int64_t> group_ids(static_cast<size_t>(count));
+  for (int64_t r = 0; r < count; ++r) group_ids[r] = ids[ranks[r]];
+  std::vector<std::vector<int64_t>> kept_per_group(static_cast<size_t>(std::max<int64_t>(groups, 0)));
+  parallel_for(groups, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t g = begin; g < end; ++g) {
+      const int64_t s = starts[g];
+      nms_in_order(boxes, group_ids.data() + s, starts[g + 1] - s, T(opt.iou_threshold),
+                   T(opt.offset), opt.max_output, kept_per_group[g]);
+      for (auto& pos : kept_per_group[g]) pos = ranks[s + pos];
+    }
+  });
+  // Merge: global ranks sorted ascending are the visiting order across classes.
+  std::vector<int64_t> kept_ranks;
+  for (const auto& k : kept_per_group) kept_ranks.insert(kept_ranks.end(), k.begin(), k.end());
+  std::sort(kept_ranks.begin(), kept_ranks.end());
+  if (opt.max_output >= 0 && static_cast<int64_t>(kept_ranks.size()) > opt.max_output)
+    kept_ranks.resize(static_cast<size_t>(opt.max_output));
+  for (auto& r : kept_ranks) r = ids[static_cast<size_t>(r)];
+  return kept_ranks;
+}
+
+template <class T>
+void soft_nms(const T* boxes, const double* scores, const int64_t* idxs, int64_t n,
+              const SoftNmsOptions& opt, std::vector<int64_t>& keep,
+              std::vector<double>& kept_scores) {
+  keep.clear();
+  kept_scores.clear();
+  if (n == 0 || opt.max_output == 0) return;
+  const T offset = T(opt.offset);
+  std::vector<T> area(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) area[i] = box_area(boxes + 4 * i, offset);
+  BoxGrid<T> grid(boxes, n, offset);
+  for (int64_t i = 0; i < n; ++i) grid.insert(i);
+
+  // Current scores in double (decays multiply in double, as the reference does).
+  std::vector<double> current(static_cast<size_t>(n));
+  std::vector<char> alive(static_cast<size_t>(n), 1);
+  // Max-heap on (score, -index) with lazy deletion: an entry is stale once its score no longer
+  // equals the box's current score or the box is gone.
+  using Entry = std::pair<double, int64_t>;
+  auto lower = [](const Entry& a, const Entry& b) {
+    return a.first < b.first || (a.first == b.first && a.second > b.second);
+  };
+  std::priority_queue<Entry, std::vector<Entry>, decltype(lower)> heap(lower);
+  for (int64_t i = 0; i < n; ++i) {
+    current[i] = scores[i];
+    heap.emplace(current[i], i);
+  }
+  std::vector<int64_t> stamp(static_cast<size_t>(n), -1);
+  const T threshold = T(opt.iou_threshold);
+  int64_t query = 0;
+  while (!heap.empty()) {
+    const Entry top = heap.top();
+    heap.pop();
+    const int64_t s = top.second;
+    if (!alive[s] || top.first != current[s]) continue;
+    if (current[s] < opt.score_threshold) break;  // every remaining box scores lower still
+    alive[s] = 0;
+    keep.push_back(s);
+    kept_scores.push_back(current[s]);
+    if (opt.max_output >= 0 && static_cast<int64_t>(keep.size()) == opt.max_output) break;
+    const T* sb = boxes + 4 * s;
+    grid.any_near(sb, stamp, query++, [&](int64_t j) {
+      if (!alive[j] || (idxs != nullptr && idxs[j] != idxs[s])) return false;
+      const T iou = iou_of(sb, area[s], boxes + 4 * j, area[j], offset);
+      if (!(iou > T(0))) return false;
+      double weight;
+      if (opt.method == SoftNmsMethod::kLinear) {
+        if (!(iou > threshold)) return false;
+        weight = 1.0 - double(iou);
+      } else {
+        weight = std::exp(-(double(iou) * double(iou)) / opt.sigma);
+      }
+      current[j] *= weight;
+      if (current[j] < opt.score_threshold) {
+        alive[j] = 0;
+      } else {
+        heap.emplace(current[j], j);
+      }
+      return false;
+    });
+  }
+}
+
+#define DETKIT_INSTANTIATE_NMS(T)                                                              \
+  template std::vector<int64_t> nms<T>(const T*, const double*, int64_t, const NmsOptions&);   \
+  template std::vector<int64_t> batched_nms<T>(const T*, const double*, const int64_t*, int64_t, \
+                                               const NmsOptions&);                               \
+  template void soft_nms<T>(const T*, const double*, const int64_t*, int64_t,                   \
+                            const SoftNmsOptions&, std::vector<int64_t>&, std::vector<double>&);
+DETKIT_INSTANTIATE_NMS(float)
+DETKIT_INSTANTIATE_NMS(double)
+#undef DETKIT_INSTANTIATE_NMS
+
+}  // namespace detkit

@@ -1,0 +1,28 @@
+"""Box operations: geometry, overlap measures and non-maximum suppression."""
+
+from detkit.ops.boxes import (
+    box_area,
+    box_convert,
+    box_iou,
+    clip_boxes_to_image,
+    complete_box_iou,
+    distance_box_iou,
+    generalized_box_iou,
+    remove_small_boxes,
+)
+from detkit.ops.nms import batched_nms, batched_soft_nms, nms, soft_nms
+
+__all__ = [
+    "box_area",
+    "box_convert",
+    "box_iou",
+    "clip_boxes_to_image",
+    "complete_box_iou",
+    "distance_box_iou",
+    "generalized_box_iou",
+    "remove_small_boxes",
+    "nms",
+    "batched_nms",
+    "soft_nms",
+    "batched_soft_nms",
+]
