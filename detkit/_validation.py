@@ -86,6 +86,8 @@ def as_scores(value: Any, n: int, name: str = "scores") -> np.ndarray:
 def as_labels(value: Any, n: int, name: str = "idxs") -> np.ndarray:
     """Validates a 1-D integer array of length ``n``, returned as int64."""
     arr = np.asarray(value)
+    if arr.size == 0 and arr.dtype.kind == "f":  # an empty list has dtype float64
+        arr = arr.astype(np.int64)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
     if arr.ndim != 1 or arr.shape[0] != n:

@@ -18,71 +18,105 @@ inline T max_of(T a, T b) { return a > b ? a : b; }
 
 constexpr double kFourOverPiSquared = 4.0 / (M_PI * M_PI);
 
-// Column-major copy of the second operand so the inner loop reads unit-stride arrays.
+template <class T>
+inline T aspect_angle(const T* b) {
+  return std::atan2(b[2] - b[0], b[3] - b[1]);
+}
+
+// Column-major copy of the second operand so the inner loop reads unit-stride arrays; the CIoU
+// aspect angle depends on one box only, so it is computed once per box, not once per pair.
 template <class T>
 struct BoxColumns {
-  std::vector<T> x1, y1, x2, y2, area;
-  BoxColumns(const T* boxes, int64_t m, T offset) : x1(m), y1(m), x2(m), y2(m), area(m) {
+  std::vector<T> x1, y1, x2, y2, area, angle;
+  BoxColumns(const T* boxes, int64_t m, T offset, bool with_angle)
+      : x1(m), y1(m), x2(m), y2(m), area(m), angle(with_angle ? m : 0) {
     for (int64_t j = 0; j < m; ++j) {
       x1[j] = boxes[4 * j];
       y1[j] = boxes[4 * j + 1];
       x2[j] = boxes[4 * j + 2];
       y2[j] = boxes[4 * j + 3];
       area[j] = (x2[j] - x1[j] + offset) * (y2[j] - y1[j] + offset);
+      if (with_angle) angle[j] = aspect_angle(boxes + 4 * j);
     }
   }
 };
 
-// The measure between one box `a` and one box `b`; the scalar form shared by the aligned kernel
-// and the non-IoU pairwise kernels.
-template <class T>
-inline T measure(const T* a, T b1, T b2, T b3, T b4, IouKind kind, T offset, T eps) {
-  const T area_a = (a[2] - a[0] + offset) * (a[3] - a[1] + offset);
-  const T area_b = (b3 - b1 + offset) * (b4 - b2 + offset);
-  T w = min_of(a[2], b3) - max_of(a[0], b1) + offset;
-  T h = min_of(a[3], b4) - max_of(a[1], b2) + offset;
+// The measure between box a (with its area and aspect angle) and box b, branch-free so the
+// pairwise loop vectorises. `angle_*` are only read for the complete IoU.
+template <IouKind K, class T>
+inline T measure(T ax1, T ay1, T ax2, T ay2, T area_a, T angle_a, T bx1, T by1, T bx2, T by2,
+                 T area_b, T angle_b, T offset, T eps) {
+  T w = min_of(ax2, bx2) - max_of(ax1, bx1) + offset;
+  T h = min_of(ay2, by2) - max_of(ay1, by1) + offset;
   w = w > T(0) ? w : T(0);
   h = h > T(0) ? h : T(0);
   const T inter = w * h;
   const T uni = area_a + area_b - inter;
-  const T iou = uni > T(0) ? inter / uni : T(0);
-  if (kind == IouKind::kIou) return iou;
-  const T cw = max_of(a[2], b3) - min_of(a[0], b1);
-  const T ch = max_of(a[3], b4) - min_of(a[1], b2);
-  if (kind == IouKind::kGeneralized) {
-    const T enclose = cw * ch;
-    return enclose > T(0) ? iou - (enclose - uni) / enclose : iou;
+  // union == 0 implies inter == 0, so dividing by 1 there yields the documented 0.
+  const T iou = inter / (uni > T(0) ? uni : T(1));
+  if constexpr (K == IouKind::kIou) {
+    return iou;
+  } else {
+    const T cw = max_of(ax2, bx2) - min_of(ax1, bx1);
+    const T ch = max_of(ay2, by2) - min_of(ay1, by1);
+    if constexpr (K == IouKind::kGeneralized) {
+      const T enclose = cw * ch;
+      return iou - (enclose > T(0) ? (enclose - uni) / enclose : T(0));
+    } else {
+      const T diag = cw * cw + ch * ch + eps;
+      const T dx = (ax1 + ax2) / T(2) - (bx1 + bx2) / T(2);
+      const T dy = (ay1 + ay2) / T(2) - (by1 + by2) / T(2);
+      const T diou = iou - (dx * dx + dy * dy) / diag;
+      if constexpr (K == IouKind::kDistance) {
+        return diou;
+      } else {
+        const T angle = angle_b - angle_a;
+        const T v = T(kFourOverPiSquared) * (angle * angle);
+        const T alpha = v / (T(1) - iou + v + eps);
+        return diou - alpha * v;
+      }
+    }
   }
-  const T diag = cw * cw + ch * ch + eps;
-  const T dx = (a[0] + a[2]) / T(2) - (b1 + b3) / T(2);
-  const T dy = (a[1] + a[3]) / T(2) - (b2 + b4) / T(2);
-  const T diou = iou - (dx * dx + dy * dy) / diag;
-  if (kind == IouKind::kDistance) return diou;
-  const T angle = std::atan2(b3 - b1, b4 - b2) - std::atan2(a[2] - a[0], a[3] - a[1]);
-  const T v = T(kFourOverPiSquared) * (angle * angle);
-  const T alpha = v / (T(1) - iou + v + eps);
-  return diou - alpha * v;
 }
 
-template <class T>
-void iou_row(const T* a, const BoxColumns<T>& b, int64_t m, T offset, T* out) {
+template <IouKind K, class T>
+void measure_row(const T* a, const BoxColumns<T>& b, int64_t m, T offset, T eps, T* out) {
   const T ax1 = a[0], ay1 = a[1], ax2 = a[2], ay2 = a[3];
   const T area_a = (ax2 - ax1 + offset) * (ay2 - ay1 + offset);
+  const T angle_a = K == IouKind::kComplete ? aspect_angle(a) : T(0);
   const T* bx1 = b.x1.data();
   const T* by1 = b.y1.data();
   const T* bx2 = b.x2.data();
   const T* by2 = b.y2.data();
   const T* barea = b.area.data();
-  for (int64_t j = 0; j < m; ++j) {
-    T w = min_of(ax2, bx2[j]) - max_of(ax1, bx1[j]) + offset;
-    T h = min_of(ay2, by2[j]) - max_of(ay1, by1[j]) + offset;
-    w = w > T(0) ? w : T(0);
-    h = h > T(0) ? h : T(0);
-    const T inter = w * h;
-    const T uni = area_a + barea[j] - inter;
-    // union == 0 implies inter == 0, so dividing by 1 there yields the documented 0.
-    out[j] = inter / (uni > T(0) ? uni : T(1));
-  }
+  const T* bangle = K == IouKind::kComplete ? b.angle.data() : b.area.data();
+  for (int64_t j = 0; j < m; ++j)
+    out[j] = measure<K>(ax1, ay1, ax2, ay2, area_a, angle_a, bx1[j], by1[j], bx2[j], by2[j],
+                        barea[j], bangle[j], offset, eps);
+}
+
+template <IouKind K, class T>
+void pairwise_kind(const T* a, int64_t n, const T* b, int64_t m, T offset, T eps, T* out) {
+  const BoxColumns<T> cols(b, m, offset, K == IouKind::kComplete);
+  const int64_t grain = std::max<int64_t>(1, 65536 / m);
+  parallel_for(n, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) measure_row<K>(a + 4 * i, cols, m, offset, eps, out + i * m);
+  });
+}
+
+template <IouKind K, class T>
+void aligned_kind(const T* a, const T* b, int64_t n, T offset, T eps, T* out) {
+  parallel_for(n, 65536, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const T* p = a + 4 * i;
+      const T* q = b + 4 * i;
+      const bool angles = K == IouKind::kComplete;
+      out[i] = measure<K>(p[0], p[1], p[2], p[3], (p[2] - p[0] + offset) * (p[3] - p[1] + offset),
+                          angles ? aspect_angle(p) : T(0), q[0], q[1], q[2], q[3],
+                          (q[2] - q[0] + offset) * (q[3] - q[1] + offset),
+                          angles ? aspect_angle(q) : T(0), offset, eps);
+    }
+  });
 }
 
 }  // namespace
@@ -91,29 +125,22 @@ template <class T>
 void box_iou_pairwise(const T* a, int64_t n, const T* b, int64_t m, IouKind kind, T offset, T eps,
                       T* out) {
   if (n == 0 || m == 0) return;
-  const BoxColumns<T> cols(b, m, offset);
-  const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(m, 1));
-  parallel_for(n, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      T* row = out + i * m;
-      if (kind == IouKind::kIou) {
-        iou_row(a + 4 * i, cols, m, offset, row);
-      } else {
-        for (int64_t j = 0; j < m; ++j)
-          row[j] = measure(a + 4 * i, cols.x1[j], cols.y1[j], cols.x2[j], cols.y2[j], kind, offset, eps);
-      }
-    }
-  });
+  switch (kind) {
+    case IouKind::kIou: return pairwise_kind<IouKind::kIou>(a, n, b, m, offset, eps, out);
+    case IouKind::kGeneralized: return pairwise_kind<IouKind::kGeneralized>(a, n, b, m, offset, eps, out);
+    case IouKind::kDistance: return pairwise_kind<IouKind::kDistance>(a, n, b, m, offset, eps, out);
+    case IouKind::kComplete: return pairwise_kind<IouKind::kComplete>(a, n, b, m, offset, eps, out);
+  }
 }
 
 template <class T>
 void box_iou_aligned(const T* a, const T* b, int64_t n, IouKind kind, T offset, T eps, T* out) {
-  parallel_for(n, 65536, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const T* bi = b + 4 * i;
-      out[i] = measure(a + 4 * i, bi[0], bi[1], bi[2], bi[3], kind, offset, eps);
-    }
-  });
+  switch (kind) {
+    case IouKind::kIou: return aligned_kind<IouKind::kIou>(a, b, n, offset, eps, out);
+    case IouKind::kGeneralized: return aligned_kind<IouKind::kGeneralized>(a, b, n, offset, eps, out);
+    case IouKind::kDistance: return aligned_kind<IouKind::kDistance>(a, b, n, offset, eps, out);
+    case IouKind::kComplete: return aligned_kind<IouKind::kComplete>(a, b, n, offset, eps, out);
+  }
 }
 
 template void box_iou_pairwise<float>(const float*, int64_t, const float*, int64_t, IouKind, float,

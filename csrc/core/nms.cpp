@@ -27,35 +27,36 @@ inline T iou_of(const T* a, T area_a, const T* b, T area_b, T offset) {
   return uni > T(0) ? inter / uni : T(0);
 }
 
-// Uniform grid over `count` contiguous boxes. A box is registered in every cell it touches,
-// unless it touches more than kMaxCells cells: such large boxes go to a list that every query
-// scans. A query therefore meets only boxes that can overlap it (IoU > 0 needs a positive-area
-// intersection, which lies in a shared cell).
+// Uniform grid over `count` contiguous boxes, with cells `cell_scale` times the average box
+// size. Boxes are registered either in every cell their extent touches (span mode) or in the one
+// cell holding a given point (point mode); a span touching more than kMaxCells cells goes to a
+// list that every query scans. Queries visit the boxes registered in the cells of a window.
 template <class T>
 class BoxGrid {
  public:
   static constexpr int64_t kMaxCells = 64;
 
-  BoxGrid(const T* boxes, int64_t count, T offset) : boxes_(boxes), offset_(offset) {
+  BoxGrid(const T* boxes, int64_t count, T offset, double cell_scale)
+      : boxes_(boxes), offset_(offset) {
     if (count == 0) return;
-    T min_x = boxes[0], min_y = boxes[1], max_x = boxes[2] + offset, max_y = boxes[3] + offset;
+    double min_x = double(boxes[0]), min_y = double(boxes[1]);
+    double max_x = double(boxes[2]) + offset, max_y = double(boxes[3]) + offset;
     double sum_w = 0, sum_h = 0;
     for (int64_t k = 0; k < count; ++k) {
       const T* b = boxes + 4 * k;
-      min_x = std::min(min_x, b[0]);
-      min_y = std::min(min_y, b[1]);
-      max_x = std::max(max_x, b[2] + offset);
-      max_y = std::max(max_y, b[3] + offset);
+      min_x = std::min(min_x, double(b[0]));
+      min_y = std::min(min_y, double(b[1]));
+      max_x = std::max(max_x, double(b[2]) + offset);
+      max_y = std::max(max_y, double(b[3]) + offset);
       sum_w += double(b[2] - b[0]) + offset;
       sum_h += double(b[3] - b[1]) + offset;
     }
-    origin_x_ = double(min_x);
-    origin_y_ = double(min_y);
-    const double extent_w = std::max(double(max_x) - origin_x_, 1e-300);
-    const double extent_h = std::max(double(max_y) - origin_y_, 1e-300);
-    // Cells about the size of an average box: a box touches ~4 cells, a cell holds few boxes.
-    const double cell_w = std::max(sum_w / double(count), extent_w / 4096.0);
-    const double cell_h = std::max(sum_h / double(count), extent_h / 4096.0);
+    origin_x_ = min_x;
+    origin_y_ = min_y;
+    const double extent_w = std::max(max_x - min_x, 1e-300);
+    const double extent_h = std::max(max_y - min_y, 1e-300);
+    const double cell_w = std::max(cell_scale * sum_w / double(count), extent_w / 4096.0);
+    const double cell_h = std::max(cell_scale * sum_h / double(count), extent_h / 4096.0);
     double nx = std::max(1.0, std::ceil(extent_w / cell_w));
     double ny = std::max(1.0, std::ceil(extent_h / cell_h));
     const double max_cells = 4.0 * double(count) + 16.0;
@@ -71,56 +72,66 @@ class BoxGrid {
     head_.assign(static_cast<size_t>(nx_ * ny_), -1);
   }
 
-  // True when box b touches so many cells that scanning a plain list is cheaper.
-  bool is_large(const T* b) const { return span(b).cells() > kMaxCells; }
+  struct Window {
+    int64_t x0, x1, y0, y1;
+    int64_t cells() const { return (x1 - x0 + 1) * (y1 - y0 + 1); }
+  };
 
-  void insert(int64_t pos) {
-    const Span s = span(boxes_ + 4 * pos);
-    if (s.cells() > kMaxCells) {
+  Window window(double x0, double y0, double x1, double y1) const {
+    return {cell(x0, origin_x_, inv_w_, nx_), cell(x1, origin_x_, inv_w_, nx_),
+            cell(y0, origin_y_, inv_h_, ny_), cell(y1, origin_y_, inv_h_, ny_)};
+  }
+
+  // The cells touched by box `pos` (x2 + offset and y2 + offset are its far edges).
+  Window span_of(const T* b) const {
+    return window(double(b[0]), double(b[1]), double(b[2]) + offset_, double(b[3]) + offset_);
+  }
+
+  void insert_span(int64_t pos) {
+    const Window w = span_of(boxes_ + 4 * pos);
+    if (w.cells() > kMaxCells) {
       large_.push_back(pos);
       return;
     }
-    for (int64_t y = s.y0; y <= s.y1; ++y)
-      for (int64_t x = s.x0; x <= s.x1; ++x) {
-        const size_t c = static_cast<size_t>(y * nx_ + x);
-        node_pos_.push_back(pos);
-        node_next_.push_back(head_[c]);
-        head_[c] = static_cast<int64_t>(node_pos_.size()) - 1;
-      }
+    for (int64_t y = w.y0; y <= w.y1; ++y)
+      for (int64_t x = w.x0; x <= w.x1; ++x) link(y * nx_ + x, pos);
   }
 
-  // Calls visit(pos) once for each inserted box that may overlap box b; returns true as soon as
-  // a visit does. stamp has one entry per box, and `query` must be new for every call.
+  void insert_point(int64_t pos, double x, double y) {
+    link(cell(y, origin_y_, inv_h_, ny_) * nx_ + cell(x, origin_x_, inv_w_, nx_), pos);
+  }
+
+  // Calls visit(pos) for the large boxes and for each box registered in the cells of w, once per
+  // box when `dedupe` (span mode registers a box in several cells; stamp holds one entry per box
+  // and `query` must be new for every call). Returns true as soon as a visit does.
   template <class Visit>
-  bool any_near(const T* b, std::vector<int64_t>& stamp, int64_t query, Visit&& visit) const {
+  bool any_in(const Window& w, bool dedupe, std::vector<int64_t>& stamp, int64_t query,
+              Visit&& visit) const {
     for (int64_t pos : large_)
       if (visit(pos)) return true;
-    const Span s = span(b);
-    for (int64_t y = s.y0; y <= s.y1; ++y)
-      for (int64_t x = s.x0; x <= s.x1; ++x)
+    for (int64_t y = w.y0; y <= w.y1; ++y)
+      for (int64_t x = w.x0; x <= w.x1; ++x)
         for (int64_t node = head_[static_cast<size_t>(y * nx_ + x)]; node >= 0;
              node = node_next_[static_cast<size_t>(node)]) {
           const int64_t pos = node_pos_[static_cast<size_t>(node)];
-          if (stamp[static_cast<size_t>(pos)] == query) continue;
-          stamp[static_cast<size_t>(pos)] = query;
+          if (dedupe) {
+            if (stamp[static_cast<size_t>(pos)] == query) continue;
+            stamp[static_cast<size_t>(pos)] = query;
+          }
           if (visit(pos)) return true;
         }
     return false;
   }
 
  private:
-  struct Span {
-    int64_t x0, x1, y0, y1;
-    int64_t cells() const { return (x1 - x0 + 1) * (y1 - y0 + 1); }
-  };
-
-  Span span(const T* b) const {
-    return {cell(b[0], origin_x_, inv_w_, nx_), cell(b[2] + offset_, origin_x_, inv_w_, nx_),
-            cell(b[1], origin_y_, inv_h_, ny_), cell(b[3] + offset_, origin_y_, inv_h_, ny_)};
+  void link(int64_t c, int64_t pos) {
+    node_pos_.push_back(pos);
+    node_next_.push_back(head_[static_cast<size_t>(c)]);
+    head_[static_cast<size_t>(c)] = static_cast<int64_t>(node_pos_.size()) - 1;
   }
 
-  static int64_t cell(T v, double origin, double inv, int64_t count) {
-    const double c = std::floor((double(v) - origin) * inv);
+  static int64_t cell(double v, double origin, double inv, int64_t count) {
+    const double c = std::floor((v - origin) * inv);
     if (!(c > 0)) return 0;
     return c >= double(count - 1) ? count - 1 : static_cast<int64_t>(c);
   }
@@ -132,8 +143,25 @@ class BoxGrid {
   std::vector<int64_t> head_, node_pos_, node_next_, large_;
 };
 
+// How far (in units of the candidate's width, resp. height) a kept box's centre can be from the
+// candidate's centre when their IoU exceeds t > 0. IoU > t forces the overlap along x to exceed
+// t * max(wk, wc), hence t * wc < wk < wc / t and |dx| < (wk + wc) / 2 - t * max(wk, wc), whose
+// maximum over wk is (1 - t) * wc for t >= 1/2 and max(1 - t, (1/t - 1) / 2) * wc below.
+inline double centre_reach(double t) {
+  return t >= 0.5 ? 1.0 - t : std::max(1.0 - t, (1.0 / t - 1.0) / 2.0);
+}
+
+// Below this threshold the centre window grows too wide; boxes are then registered by extent.
+constexpr double kCentreModeMinThreshold = 0.2;
+
 // Greedy NMS over `count` candidates given in visiting order by their box indices `ids`.
 // Appends the positions (0..count-1) of kept candidates to `kept`, at most max_keep (< 0: all).
+//
+// Kept boxes go into a grid; a candidate is compared only with kept boxes that could exceed the
+// threshold with it. For thresholds >= 0.2 a kept box is registered at its centre and the
+// candidate looks in a window of centre_reach(t) times its size (plus a margin far above float
+// rounding, so the float IoU test decides every borderline case exactly as the reference does);
+// for lower thresholds boxes are registered in every cell they cover.
 template <class T>
 void nms_in_order(const T* boxes, const int64_t* ids, int64_t count, T threshold, T offset,
                   int64_t max_keep, std::vector<int64_t>& kept) {
@@ -145,20 +173,40 @@ void nms_in_order(const T* boxes, const int64_t* ids, int64_t count, T threshold
     std::copy_n(boxes + 4 * ids[k], 4, ordered.data() + 4 * k);
     area[k] = box_area(ordered.data() + 4 * k, offset);
   }
-  BoxGrid<T> grid(ordered.data(), count, offset);
-  std::vector<int64_t> stamp(static_cast<size_t>(count), -1);
+  const bool centre_mode = double(threshold) >= kCentreModeMinThreshold;
+  const double reach = centre_mode ? centre_reach(double(threshold)) * 1.01 : 1.0;
+  BoxGrid<T> grid(ordered.data(), count, offset, centre_mode ? std::max(reach, 0.05) : 0.5);
+  std::vector<int64_t> stamp(centre_mode ? 0 : static_cast<size_t>(count), -1);
   std::vector<int64_t> kept_here;
   for (int64_t k = 0; k < count; ++k) {
     const T* cand = ordered.data() + 4 * k;
     auto suppresses = [&](int64_t pos) {
       return iou_of(ordered.data() + 4 * pos, area[pos], cand, area[k], offset) > threshold;
     };
-    const bool suppressed = grid.is_large(cand)
-                                ? std::any_of(kept_here.begin(), kept_here.end(), suppresses)
-                                : grid.any_near(cand, stamp, k, suppresses);
+    typename BoxGrid<T>::Window w;
+    double cx = 0, cy = 0;
+    if (centre_mode) {
+      const double bw = double(cand[2]) - double(cand[0]) + double(offset);
+      const double bh = double(cand[3]) - double(cand[1]) + double(offset);
+      cx = (double(cand[0]) + double(cand[2]) + double(offset)) / 2;
+      cy = (double(cand[1]) + double(cand[3]) + double(offset)) / 2;
+      const double margin = 1e-5 * (std::fabs(cx) + std::fabs(cy) + bw + bh);
+      const double rx = reach * bw + margin, ry = reach * bh + margin;
+      w = grid.window(cx - rx, cy - ry, cx + rx, cy + ry);
+    } else {
+      w = grid.span_of(cand);
+    }
+    const bool suppressed =
+        w.cells() > BoxGrid<T>::kMaxCells
+            ? std::any_of(kept_here.begin(), kept_here.end(), suppresses)
+            : grid.any_in(w, !centre_mode, stamp, k, suppresses);
     if (suppressed) continue;
     kept_here.push_back(k);
-    grid.insert(k);
+    if (centre_mode) {
+      grid.insert_point(k, cx, cy);
+    } else {
+      grid.insert_span(k);
+    }
     if (static_cast<int64_t>(kept_here.size()) == max_keep) break;
   }
   kept.insert(kept.end(), kept_here.begin(), kept_here.end());
@@ -245,8 +293,8 @@ void soft_nms(const T* boxes, const double* scores, const int64_t* idxs, int64_t
   const T offset = T(opt.offset);
   std::vector<T> area(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) area[i] = box_area(boxes + 4 * i, offset);
-  BoxGrid<T> grid(boxes, n, offset);
-  for (int64_t i = 0; i < n; ++i) grid.insert(i);
+  BoxGrid<T> grid(boxes, n, offset, 0.5);
+  for (int64_t i = 0; i < n; ++i) grid.insert_span(i);
 
   // Current scores in double (decays multiply in double, as the reference does).
   std::vector<double> current(static_cast<size_t>(n));
@@ -276,7 +324,7 @@ void soft_nms(const T* boxes, const double* scores, const int64_t* idxs, int64_t
     kept_scores.push_back(current[s]);
     if (opt.max_output >= 0 && static_cast<int64_t>(keep.size()) == opt.max_output) break;
     const T* sb = boxes + 4 * s;
-    grid.any_near(sb, stamp, query++, [&](int64_t j) {
+    grid.any_in(grid.span_of(sb), true, stamp, query++, [&](int64_t j) {
       if (!alive[j] || (idxs != nullptr && idxs[j] != idxs[s])) return false;
       const T iou = iou_of(sb, area[s], boxes + 4 * j, area[j], offset);
       if (!(iou > T(0))) return false;
