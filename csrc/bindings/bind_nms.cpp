@@ -64,6 +64,7 @@ py::tuple soft_nms_binding(const CArray<T>& boxes, const CArray<double>& scores,
   }
   if (method != 0 && method != 1) throw py::value_error("method must be 0 (linear) or 1 (gaussian)");
   if (!(sigma > 0)) throw py::value_error("sigma must be positive");
+  if (n > INT32_MAX) throw py::value_error("soft_nms supports at most 2**31 - 1 boxes");
   SoftNmsOptions opt;
   opt.iou_threshold = iou_threshold;
   opt.sigma = sigma;

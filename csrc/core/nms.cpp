@@ -283,6 +283,65 @@ std::vector<int64_t> batched_nms(const T* boxes, const double* scores, const int
   return kept_ranks;
 }
 
+// The pairs of boxes whose IoU exceeds min_iou (>= 0, so the boxes overlap with positive area),
+// restricted to equal idxs when given, as a symmetric adjacency list with the IoU of each pair.
+// Found by a sweep along x: boxes sorted by x1 (copied contiguously in that order), each compared
+// only with the following boxes that start before it ends. Indices are int32 (n < 2^31).
+template <class T>
+struct OverlapGraph {
+  std::vector<int64_t> start;  // neighbours of box i: [start[i], start[i + 1])
+  std::vector<int32_t> neighbour;
+  std::vector<T> iou;
+
+  OverlapGraph(const T* boxes, const T* area, const int64_t* idxs, int64_t n, T offset, T min_iou) {
+    std::vector<uint64_t> keys(static_cast<size_t>(n));
+    std::vector<int64_t> order(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      keys[i] = ascending_key(double(boxes[4 * i]));
+      order[i] = i;
+    }
+    stable_radix_sort(keys, order);
+    std::vector<T> sorted(static_cast<size_t>(4 * n)), sorted_area(static_cast<size_t>(n));
+    for (int64_t p = 0; p < n; ++p) {
+      std::copy_n(boxes + 4 * order[p], 4, sorted.data() + 4 * p);
+      sorted_area[p] = area[order[p]];
+    }
+    std::vector<std::pair<int32_t, int32_t>> pairs;  // positions in sorted order
+    std::vector<T> pair_iou;
+    for (int64_t p = 0; p < n; ++p) {
+      const T* box_a = sorted.data() + 4 * p;
+      for (int64_t q = p + 1; q < n; ++q) {
+        const T* box_b = sorted.data() + 4 * q;
+        // Rounding is monotone, so once this bound on the overlap width is <= 0 it stays so for
+        // every later box (larger x1), and iou_of would find no overlap.
+        if (box_a[2] - box_b[0] + offset <= T(0)) break;
+        if (idxs != nullptr && idxs[order[p]] != idxs[order[q]]) continue;
+        const T value = iou_of(box_a, sorted_area[p], box_b, sorted_area[q], offset);
+        if (value > min_iou) {
+          pairs.emplace_back(static_cast<int32_t>(p), static_cast<int32_t>(q));
+          pair_iou.push_back(value);
+        }
+      }
+    }
+    start.assign(static_cast<size_t>(n + 1), 0);
+    for (const auto& [p, q] : pairs) {
+      ++start[order[p] + 1];
+      ++start[order[q] + 1];
+    }
+    for (int64_t i = 0; i < n; ++i) start[i + 1] += start[i];
+    neighbour.resize(2 * pairs.size());
+    iou.resize(2 * pairs.size());
+    std::vector<int64_t> fill(start.begin(), start.end() - 1);
+    for (size_t e = 0; e < pairs.size(); ++e) {
+      const int64_t a = order[pairs[e].first], b = order[pairs[e].second];
+      neighbour[fill[a]] = static_cast<int32_t>(b);
+      iou[fill[a]++] = pair_iou[e];
+      neighbour[fill[b]] = static_cast<int32_t>(a);
+      iou[fill[b]++] = pair_iou[e];
+    }
+  }
+};
+
 template <class T>
 void soft_nms(const T* boxes, const double* scores, const int64_t* idxs, int64_t n,
               const SoftNmsOptions& opt, std::vector<int64_t>& keep,
@@ -291,58 +350,48 @@ void soft_nms(const T* boxes, const double* scores, const int64_t* idxs, int64_t
   kept_scores.clear();
   if (n == 0 || opt.max_output == 0) return;
   const T offset = T(opt.offset);
+  const bool linear = opt.method == SoftNmsMethod::kLinear;
   std::vector<T> area(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) area[i] = box_area(boxes + 4 * i, offset);
-  BoxGrid<T> grid(boxes, n, offset, 0.5);
-  for (int64_t i = 0; i < n; ++i) grid.insert_span(i);
+  // IoU is symmetric bit for bit (min/max and the area sum commute), so each pair's IoU is
+  // computed once. Only pairs that decay matter: IoU > 0 (gaussian), IoU > threshold (linear).
+  const OverlapGraph<T> graph(boxes, area.data(), idxs, n, offset,
+                              linear ? T(opt.iou_threshold) : T(0));
 
   // Current scores in double (decays multiply in double, as the reference does).
-  std::vector<double> current(static_cast<size_t>(n));
+  std::vector<double> current(scores, scores + n);
   std::vector<char> alive(static_cast<size_t>(n), 1);
-  // Max-heap on (score, -index) with lazy deletion: an entry is stale once its score no longer
-  // equals the box's current score or the box is gone.
+  // Max-heap on (score, -index) holding an upper bound of each live box's current score (scores
+  // only decrease). A popped entry that is out of date goes back with the current score; an
+  // up-to-date one is the true maximum, since every other entry bounds its box from above.
   using Entry = std::pair<double, int64_t>;
   auto lower = [](const Entry& a, const Entry& b) {
     return a.first < b.first || (a.first == b.first && a.second > b.second);
   };
-  std::priority_queue<Entry, std::vector<Entry>, decltype(lower)> heap(lower);
-  for (int64_t i = 0; i < n; ++i) {
-    current[i] = scores[i];
-    heap.emplace(current[i], i);
-  }
-  std::vector<int64_t> stamp(static_cast<size_t>(n), -1);
-  const T threshold = T(opt.iou_threshold);
-  int64_t query = 0;
+  std::vector<Entry> entries(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) entries[i] = {current[i], i};
+  std::priority_queue<Entry, std::vector<Entry>, decltype(lower)> heap(lower, std::move(entries));
   while (!heap.empty()) {
     const Entry top = heap.top();
     heap.pop();
     const int64_t s = top.second;
-    if (!alive[s] || top.first != current[s]) continue;
+    if (!alive[s]) continue;
+    if (top.first != current[s]) {
+      heap.emplace(current[s], s);
+      continue;
+    }
     if (current[s] < opt.score_threshold) break;  // every remaining box scores lower still
     alive[s] = 0;
     keep.push_back(s);
     kept_scores.push_back(current[s]);
     if (opt.max_output >= 0 && static_cast<int64_t>(keep.size()) == opt.max_output) break;
-    const T* sb = boxes + 4 * s;
-    grid.any_in(grid.span_of(sb), true, stamp, query++, [&](int64_t j) {
-      if (!alive[j] || (idxs != nullptr && idxs[j] != idxs[s])) return false;
-      const T iou = iou_of(sb, area[s], boxes + 4 * j, area[j], offset);
-      if (!(iou > T(0))) return false;
-      double weight;
-      if (opt.method == SoftNmsMethod::kLinear) {
-        if (!(iou > threshold)) return false;
-        weight = 1.0 - double(iou);
-      } else {
-        weight = std::exp(-(double(iou) * double(iou)) / opt.sigma);
-      }
-      current[j] *= weight;
-      if (current[j] < opt.score_threshold) {
-        alive[j] = 0;
-      } else {
-        heap.emplace(current[j], j);
-      }
-      return false;
-    });
+    for (int64_t e = graph.start[s]; e < graph.start[s + 1]; ++e) {
+      const int64_t j = graph.neighbour[e];
+      if (!alive[j]) continue;
+      const double iou = double(graph.iou[e]);
+      current[j] *= linear ? 1.0 - iou : std::exp(-(iou * iou) / opt.sigma);
+      if (current[j] < opt.score_threshold) alive[j] = 0;
+    }
   }
 }
 
