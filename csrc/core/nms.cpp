@@ -285,8 +285,8 @@ std::vector<int64_t> batched_nms(const T* boxes, const double* scores, const int
 
 // The pairs of boxes whose IoU exceeds min_iou (>= 0, so the boxes overlap with positive area),
 // restricted to equal idxs when given, as a symmetric adjacency list with the IoU of each pair.
-// Found by a sweep along x: boxes sorted by x1 (copied contiguously in that order), each compared
-// only with the following boxes that start before it ends. Indices are int32 (n < 2^31).
+// Found by a sweep along x: boxes sorted by x1, each compared only with the following boxes that
+// start before it ends. Indices are int32 (n < 2^31).
 template <class T>
 struct OverlapGraph {
   std::vector<int64_t> start;  // neighbours of box i: [start[i], start[i + 1])
@@ -301,21 +301,36 @@ struct OverlapGraph {
       order[i] = i;
     }
     stable_radix_sort(keys, order);
-    std::vector<T> sorted(static_cast<size_t>(4 * n)), sorted_area(static_cast<size_t>(n));
+    // Structure-of-arrays copy in x1 order, so the overlap test below vectorises.
+    std::vector<T> x1(static_cast<size_t>(n)), y1(x1), x2(x1), y2(x1), sorted_area(x1);
     for (int64_t p = 0; p < n; ++p) {
-      std::copy_n(boxes + 4 * order[p], 4, sorted.data() + 4 * p);
+      const T* b = boxes + 4 * order[p];
+      x1[p] = b[0];
+      y1[p] = b[1];
+      x2[p] = b[2];
+      y2[p] = b[3];
       sorted_area[p] = area[order[p]];
     }
     std::vector<std::pair<int32_t, int32_t>> pairs;  // positions in sorted order
     std::vector<T> pair_iou;
+    std::vector<char> overlaps(static_cast<size_t>(n));
     for (int64_t p = 0; p < n; ++p) {
-      const T* box_a = sorted.data() + 4 * p;
-      for (int64_t q = p + 1; q < n; ++q) {
-        const T* box_b = sorted.data() + 4 * q;
-        // Rounding is monotone, so once this bound on the overlap width is <= 0 it stays so for
-        // every later box (larger x1), and iou_of would find no overlap.
-        if (box_a[2] - box_b[0] + offset <= T(0)) break;
-        if (idxs != nullptr && idxs[order[p]] != idxs[order[q]]) continue;
+      const T ax1 = x1[p], ay1 = y1[p], ax2 = x2[p], ay2 = y2[p];
+      // Boxes after p start at x1 >= ax1; rounding is monotone, so the bound ax2 - x1 + offset on
+      // their overlap width is positive for a prefix of them only.
+      const int64_t end =
+          std::partition_point(x1.begin() + p + 1, x1.end(),
+                               [&](T bx1) { return ax2 - bx1 + offset > T(0); }) - x1.begin();
+      // The same positive-width-and-height test as iou_of, branch-free.
+      for (int64_t q = p + 1; q < end; ++q) {
+        const T w = (x2[q] < ax2 ? x2[q] : ax2) - (x1[q] > ax1 ? x1[q] : ax1) + offset;
+        const T h = (y2[q] < ay2 ? y2[q] : ay2) - (y1[q] > ay1 ? y1[q] : ay1) + offset;
+        overlaps[q] = (w > T(0)) & (h > T(0));
+      }
+      const T box_a[4] = {ax1, ay1, ax2, ay2};
+      for (int64_t q = p + 1; q < end; ++q) {
+        if (!overlaps[q] || (idxs != nullptr && idxs[order[p]] != idxs[order[q]])) continue;
+        const T box_b[4] = {x1[q], y1[q], x2[q], y2[q]};
         const T value = iou_of(box_a, sorted_area[p], box_b, sorted_area[q], offset);
         if (value > min_iou) {
           pairs.emplace_back(static_cast<int32_t>(p), static_cast<int32_t>(q));
