@@ -15,8 +15,18 @@ from pathlib import Path
 import numpy as np
 
 import detkit
-from bench.core import all_cases
+from bench.core import all_cases, optional_import
 from detkit._timing import median_seconds
+
+
+def pin_peer_threads(threads: int) -> None:
+    """Gives the peers the same thread budget as detkit, so ratios compare equal resources."""
+    torch = optional_import("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
+    cv2 = optional_import("cv2")
+    if cv2 is not None:
+        cv2.setNumThreads(threads)
 
 
 def run_case(case, quick: bool, threads_override):
@@ -24,6 +34,7 @@ def run_case(case, quick: bool, threads_override):
     previous = detkit.get_num_threads()
     if threads is not None:
         detkit.set_num_threads(threads)
+    pin_peer_threads(threads if threads is not None else previous)
     try:
         impls = case.setup()
         times = {}
