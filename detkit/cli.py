@@ -42,7 +42,7 @@ def demo_boxes_and_nms(out) -> List[tuple]:
         f"  nms(iou>0.5) keeps {len(keep)}; batched_nms keeps {len(keep_cls)};"
         f" soft_nms on 2,000 keeps {len(soft_keep)} (score >= 0.05)\n"
         f"  box_iou 2,000 x 2,000: mean IoU {iou.mean():.4f}, pairs with IoU > 0.5: {(iou > 0.5).sum()}\n"
-        f"  top-3 kept: {keep[:3].tolist()} scores {np.round(scores[keep[:3]], 4).tolist()}\n\n"
+        f"  top-3 kept: {keep[:3].tolist()} scores {[round(float(v), 4) for v in scores[keep[:3]]]}\n\n"
     )
     b1, b2 = boxes[:1000], boxes[1000:2000]
     return [
