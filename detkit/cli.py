@@ -78,8 +78,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.threads is not None:
         detkit.set_num_threads(args.threads)
-    if args.command == "demo":
-        return run_demo()
+    try:
+        if args.command == "demo":
+            return run_demo()
+    except BrokenPipeError:  # output piped into a pager or `head` that exited early
+        sys.stderr.close()
+        return 0
     return 2  # unreachable: argparse rejects unknown commands
 
 

@@ -1,0 +1,30 @@
+"""The command line: `detkit demo` runs end to end and reports native vs reference timings."""
+
+import io
+import subprocess
+import sys
+
+import pytest
+
+from detkit import cli
+
+
+def test_demo_prints_results_and_timing_table():
+    out = io.StringIO()
+    assert cli.run_demo(out) == 0
+    text = out.getvalue()
+    assert "nms(iou>0.5) keeps" in text
+    for op in ("nms 10,000", "batched_nms 10,000 / 80 classes", "box_iou 1,000 x 1,000"):
+        row = next(line for line in text.splitlines() if line.startswith(f"| {op} "))
+        native_ms, reference_ms = (float(c) for c in row.strip("|").split("|")[1:3])
+        assert native_ms > 0 and reference_ms > 0
+
+
+def test_main_rejects_bad_thread_count():
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
+        cli.main(["--threads", "0", "demo"])
+
+
+def test_console_entry_point_help():
+    result = subprocess.run([sys.executable, "-m", "detkit.cli", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "demo" in result.stdout
