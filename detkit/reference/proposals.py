@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 __all__ = ["gaussian_kernel", "separable_filter", "felzenszwalb", "convert_color", "texture_bins",
-           "selective_search", "SplitMix64"]
+           "selective_search", "SplitMix64", "proposal_recall", "average_best_overlap", "average_recall"]
 
 COLOR_SPACES = ("hsv", "lab", "rgi", "h", "i")
 _MASK64 = (1 << 64) - 1
@@ -313,3 +313,40 @@ def selective_search(image: np.ndarray, color_spaces, strategies, ks, sigma: flo
             proposals.append(box)
     proposals = np.array(proposals, np.int64).reshape(-1, 4)
     return (proposals, hierarchies) if return_hierarchy else proposals
+
+
+# Proposal quality metrics (twins of detkit.eval.proposals); inputs are lists of per-image arrays.
+
+def _best_overlaps(proposals: list, gt_boxes: list, max_proposals=None) -> np.ndarray:
+    from detkit.reference.boxes import box_iou
+
+    best = []
+    for props, gts in zip(proposals, gt_boxes):
+        props = np.asarray(props, np.float64).reshape(-1, 4)[:max_proposals]
+        for gt in np.asarray(gts, np.float64).reshape(-1, 4):
+            best.append(box_iou(gt[None], props).max() if len(props) else 0.0)
+    return np.array(best)
+
+
+def proposal_recall(proposals: list, gt_boxes: list, iou_thresholds, max_proposals=None) -> np.ndarray:
+    """Recall of the ground truth at each IoU threshold (best overlap >= threshold)."""
+    best = _best_overlaps(proposals, gt_boxes, max_proposals)
+    return np.array([np.mean(best >= t) for t in np.atleast_1d(iou_thresholds)])
+
+
+def average_best_overlap(proposals: list, gt_boxes: list, gt_labels: list, max_proposals=None) -> tuple:
+    """(MABO, {label: ABO}) over per-image label arrays."""
+    best = _best_overlaps(proposals, gt_boxes, max_proposals)
+    labels = np.concatenate([np.asarray(lab, np.int64).reshape(-1) for lab in gt_labels])
+    abo = {}
+    for label in sorted(set(labels.tolist())):
+        abo[label] = float(np.mean(best[labels == label]))
+    return float(np.mean(list(abo.values()))), abo
+
+
+def average_recall(proposals: list, gt_boxes: list, max_proposals=None, steps: int = 100_000) -> float:
+    """2 x the integral of recall over IoU in [0.5, 1], by the midpoint rule on ``steps`` intervals."""
+    best = _best_overlaps(proposals, gt_boxes, max_proposals)
+    thresholds = 0.5 + (np.arange(steps) + 0.5) * (0.5 / steps)
+    recall = (best[None, :] >= thresholds[:, None]).mean(axis=1)
+    return float(2.0 * recall.sum() * (0.5 / steps))
