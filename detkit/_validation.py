@@ -146,8 +146,9 @@ def as_image(value: Any, name: str = "image", *, channels: Optional[tuple] = Non
     """Validates an image and returns it as a C-contiguous (H, W, C) uint8 array.
 
     Accepts (H, W) (one channel) or (H, W, C) arrays with H, W >= 1, C in ``channels`` (any C >= 1
-    when None). uint8 is kept; float32/float64 images must hold finite values in [0, 1] and are
-    mapped to uint8 by ``round(255 * x)``; other dtypes raise ``TypeError``.
+    when None). uint8 is kept; other integer images must hold values in [0, 255]; float32/float64
+    images must hold finite values in [0, 1] and are mapped to uint8 by ``round(255 * x)``; other
+    dtypes (bool, float16, complex, objects) raise ``TypeError``.
     """
     arr = np.asarray(value)
     if arr.dtype.kind == "f" and arr.dtype in (np.float32, np.float64):
@@ -156,8 +157,14 @@ def as_image(value: Any, name: str = "image", *, channels: Optional[tuple] = Non
             raise ValueError(f"{name}: float images must hold values in [0, 1], got range "
                              f"[{arr.min()}, {arr.max()}]")
         arr = np.floor(arr.astype(np.float64) * 255.0 + 0.5).astype(np.uint8)
+    elif arr.dtype.kind in "iu" and arr.dtype != np.uint8:
+        if arr.size and (arr.min() < 0 or arr.max() > 255):
+            raise ValueError(f"{name}: integer images must hold values in [0, 255], got range "
+                             f"[{arr.min()}, {arr.max()}]")
+        arr = arr.astype(np.uint8)
     elif arr.dtype != np.uint8:
-        raise TypeError(f"{name} must be a uint8 image (or float32/float64 in [0, 1]), got dtype {arr.dtype}")
+        raise TypeError(f"{name} must be a uint8 image (or integers in [0, 255], or float32/float64 in "
+                        f"[0, 1]), got dtype {arr.dtype}")
     if arr.ndim == 2:
         arr = arr[:, :, None]
     if arr.ndim != 3:

@@ -7,8 +7,9 @@ Both are native (C++) implementations derived from the papers:
   Recognition", IJCV 2013.
 
 Images are (H, W, 3) RGB uint8 arrays (``bgr=True`` for OpenCV's channel order) or (H, W) / (H, W, 1)
-grayscale, which selective search replicates into three equal channels. float32/float64 images in
-[0, 1] are converted with ``round(255 * x)``; other dtypes raise ``TypeError``.
+grayscale, which selective search replicates into three equal channels. Integer images must hold
+values in [0, 255]; float32/float64 images in [0, 1] are converted with ``round(255 * x)``; other
+dtypes raise ``TypeError``.
 
 Boxes are pixel-edge xyxy integers: a region covering columns x1..x2-1 and rows y1..y2-1 has the box
 ``(x1, y1, x2, y2)``, so its width is ``x2 - x1`` (the continuous convention of detkit's box ops,
@@ -63,7 +64,8 @@ def felzenszwalb(image: npt.ArrayLike, scale: float = 1.0, sigma: float = 0.8, m
     Parameters
     ----------
     image : (H, W) or (H, W, C) array_like
-        uint8, or float32/float64 in [0, 1]. Channels are used as given (no colour conversion).
+        uint8 (or integers in [0, 255], or float32/float64 in [0, 1]). Channels are used as given (no
+        colour conversion).
     scale : float > 0
         The threshold constant k: larger values give larger regions.
     sigma : float in [0, 100]
@@ -82,7 +84,7 @@ def felzenszwalb(image: npt.ArrayLike, scale: float = 1.0, sigma: float = 0.8, m
     >>> image = np.zeros((20, 30, 3), np.uint8)
     >>> image[:, 15:] = 255
     >>> labels = felzenszwalb(image, scale=100, sigma=0, min_size=10)
-    >>> np.unique(labels).tolist(), labels[0, 0], labels[0, 29]
+    >>> np.unique(labels).tolist(), int(labels[0, 0]), int(labels[0, 29])
     ([0, 1], 0, 1)
     """
     img = as_image(image)
@@ -165,7 +167,8 @@ def selective_search(image: npt.ArrayLike, mode: str = "fast", *,
     Parameters
     ----------
     image : (H, W, 3), (H, W, 1) or (H, W) array_like
-        RGB (or BGR with ``bgr=True``) or grayscale; uint8, or float32/float64 in [0, 1].
+        RGB (or BGR with ``bgr=True``) or grayscale; uint8 (or integers in [0, 255], or
+        float32/float64 in [0, 1]).
     mode : {"single", "fast", "quality"}
         The paper's configurations (:data:`MODES`): single = HSV, CTSF, k=100; fast = HSV and Lab,
         CTSF and TSF, k = 50, 100; quality = HSV, Lab, rgI, H, I, CTSF, TSF, F and S, k = 50, 100, 150,
