@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 namespace detkit {
@@ -26,10 +27,21 @@ void separable_filter(const double* in, int64_t h, int64_t w, const std::vector<
                       const std::vector<double>& ky, double* out);
 
 // The 8-connected grid graph of a planar image (channels planes of h x w doubles), sorted by
-// non-decreasing weight (stable).
+// non-decreasing weight (stable). Edge i is packed as (weight bits << 32) | (a << 2 | direction),
+// its second pixel being b = a + offset[direction].
 struct SortedEdges {
-  std::vector<int32_t> a, b;
-  std::vector<float> weight;
+  std::vector<uint64_t> packed;
+  int64_t offset[4] = {0, 0, 0, 0};
+
+  size_t size() const { return packed.size(); }
+  int32_t a(size_t i) const { return static_cast<int32_t>(static_cast<uint32_t>(packed[i]) >> 2); }
+  int32_t b(size_t i) const { return static_cast<int32_t>(a(i) + offset[packed[i] & 3]); }
+  float weight(size_t i) const {
+    const uint32_t bits = static_cast<uint32_t>(packed[i] >> 32);
+    float w;
+    std::memcpy(&w, &bits, sizeof w);
+    return w;
+  }
 };
 SortedEdges sorted_grid_graph(const double* planes, int channels, int64_t h, int64_t w);
 
@@ -43,7 +55,7 @@ int32_t segment_graph(const SortedEdges& edges, int64_t num_pixels, double k, in
 void smooth_planes(const double* planes, int channels, int64_t h, int64_t w, double sigma,
                    double* out);
 
-// The whole segmentation of an interleaved (h, w, channels) uint8 image. Requires h * w < 2^31.
+// The whole segmentation of an interleaved (h, w, channels) uint8 image. Requires h * w < 2^30.
 int32_t felzenszwalb(const uint8_t* image, int64_t h, int64_t w, int channels, double k,
                      double sigma, int64_t min_size, int32_t* labels);
 
