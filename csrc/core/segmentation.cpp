@@ -173,40 +173,25 @@ struct DisjointSets {
 
 }  // namespace
 
-namespace {
-
-inline void prefetch(const void* p) {
-#if defined(__GNUC__) || defined(__clang__)
-  __builtin_prefetch(p);
-#else
-  (void)p;
-#endif
-}
-
-// Edges are visited in weight order, so their pixels are scattered over the image: fetch the
-// union-find entries of upcoming edges (and, closer in, their parents) ahead of use.
-constexpr size_t kAhead = 16;
-
-inline void prefetch_edge(const SortedEdges& edges, const DisjointSets& sets, size_t i, size_t m) {
-  if (i + 2 * kAhead < m) {
-    prefetch(&sets.nodes[edges.a(i + 2 * kAhead)]);
-    prefetch(&sets.nodes[edges.b(i + 2 * kAhead)]);
-  }
-  if (i + kAhead < m) {
-    prefetch(&sets.nodes[sets.nodes[edges.a(i + kAhead)].parent]);
-    prefetch(&sets.nodes[sets.nodes[edges.b(i + kAhead)].parent]);
-  }
-}
-
-}  // namespace
-
 int32_t segment_graph(const SortedEdges& edges, int64_t num_pixels, double k, int64_t min_size,
                       int32_t* labels) {
   DisjointSets sets(num_pixels, k);
   auto& nodes = sets.nodes;
   const size_t m = edges.size();
+  // Edges are visited in weight order, so their pixels are scattered over the image: fetch the
+  // union-find entries of upcoming edges (and, closer in, their parents) ahead of use.
+  constexpr size_t ahead = 16;
   for (size_t i = 0; i < m; ++i) {
-    prefetch_edge(edges, sets, i, m);
+#if defined(__GNUC__) || defined(__clang__)
+    if (i + 2 * ahead < m) {
+      __builtin_prefetch(nodes.data() + edges.a(i + 2 * ahead));
+      __builtin_prefetch(nodes.data() + edges.b(i + 2 * ahead));
+    }
+    if (i + ahead < m) {
+      __builtin_prefetch(nodes.data() + nodes[edges.a(i + ahead)].parent);
+      __builtin_prefetch(nodes.data() + nodes[edges.b(i + ahead)].parent);
+    }
+#endif
     const int32_t a = sets.find(edges.a(i)), b = sets.find(edges.b(i));
     if (a == b) continue;
     const double w = edges.weight(i);
