@@ -103,44 +103,42 @@ void convert_color(const uint8_t* rgb, int64_t n, int color_space, uint8_t* plan
 
 namespace {
 
-// The eight oriented derivatives at one pixel: directions k * 45 degrees (positive part taken by
-// the caller), computed branch-free so the per-pixel loops vectorise.
-inline void oriented(double gx, double gy, double* r) {
-  const double s = 0.70710678118654757;  // sqrt(0.5), correctly rounded
-  r[0] = gx;
-  r[1] = (gx + gy) * s;
-  r[2] = gy;
-  r[3] = (gy - gx) * s;
-  r[4] = -gx;
-  r[5] = -(gx + gy) * s;
-  r[6] = -gy;
-  r[7] = (gx - gy) * s;
-}
+// (cos, sin) of the eight texture orientations, k * 45 degrees; sqrt(0.5) correctly rounded.
+constexpr double kDiag = 0.70710678118654757;
+constexpr double kDirections[8][2] = {{1, 0},  {kDiag, kDiag},   {0, 1},  {-kDiag, kDiag},
+                                      {-1, 0}, {-kDiag, -kDiag}, {0, -1}, {kDiag, -kDiag}};
 
 }  // namespace
 
 void texture_bins(const uint8_t* planes, int channels, int64_t h, int64_t w, uint8_t* out) {
   const int64_t n = h * w;
   const std::vector<double> g = gaussian_kernel(1.0, false), dg = gaussian_kernel(1.0, true);
-  std::vector<double> plane(static_cast<size_t>(n)), gx(plane.size()), gy(plane.size());
+  std::vector<double> plane(static_cast<size_t>(n)), gx(plane.size()), gy(plane.size()), r(plane.size());
   const int stride = kOrientations * channels;
   for (int c = 0; c < channels; ++c) {
     for (int64_t p = 0; p < n; ++p) plane[p] = planes[c * n + p];
     separable_filter(plane.data(), h, w, dg, g, gx.data());
     separable_filter(plane.data(), h, w, g, dg, gy.data());
-    std::array<double, kOrientations> top{}, r;
-    for (int64_t p = 0; p < n; ++p) {
-      oriented(gx[p], gy[p], r.data());
-      for (int o = 0; o < kOrientations; ++o) top[o] = std::max(top[o], r[o]);
-    }
-    std::array<double, kOrientations> scale;  // bins are (int)(r * 10 / top); top == 0: all bin 0
-    for (int o = 0; o < kOrientations; ++o) scale[o] = top[o] > 0.0 ? top[o] : 1.0;
-    for (int64_t p = 0; p < n; ++p) {
-      oriented(gx[p], gy[p], r.data());
-      uint8_t* dst = out + p * stride + c * kOrientations;
-      for (int o = 0; o < kOrientations; ++o) {
-        const double v = std::max(0.0, r[o]) * 10.0 / scale[o];
-        dst[o] = static_cast<uint8_t>(std::min(static_cast<double>(kTextureBins - 1), v));
+    // Orientation o is the derivative along o * 45 degrees, cos * gx + sin * gy; its positive
+    // part is binned into 10 bins over [0, image maximum]: (int)(r * (10 / top)), 0 when top is 0.
+    for (int o = 0; o < kOrientations; ++o) {
+      const double cx = kDirections[o][0], cy = kDirections[o][1];
+      for (int64_t p = 0; p < n; ++p) {
+        const double v = cx * gx[p] + cy * gy[p];
+        r[p] = v > 0.0 ? v : 0.0;
+      }
+      double tops[4] = {0.0, 0.0, 0.0, 0.0};  // independent maxima: no loop-carried latency chain
+      int64_t p = 0;
+      for (; p + 4 <= n; p += 4)
+        for (int j = 0; j < 4; ++j) tops[j] = r[p + j] > tops[j] ? r[p + j] : tops[j];
+      for (; p < n; ++p) tops[0] = r[p] > tops[0] ? r[p] : tops[0];
+      const double top = std::max(std::max(tops[0], tops[1]), std::max(tops[2], tops[3]));
+      const double scale = 10.0 / (top > 0.0 ? top : 1.0);
+      const double last = kTextureBins - 1;
+      uint8_t* dst = out + c * kOrientations + o;
+      for (p = 0; p < n; ++p) {
+        const double v = r[p] * scale;
+        dst[p * stride] = static_cast<uint8_t>(static_cast<int32_t>(v < last ? v : last));
       }
     }
   }

@@ -161,8 +161,10 @@ def convert_color(rgb: np.ndarray, color_space: str) -> np.ndarray:
 
 
 def _oriented(gx: np.ndarray, gy: np.ndarray) -> list:
+    """Derivatives along k * 45 degrees, k = 0..7: cos * gx + sin * gy."""
     s = math.sqrt(0.5)
-    return [gx, (gx + gy) * s, gy, (gy - gx) * s, -gx, -(gx + gy) * s, -gy, (gx - gy) * s]
+    directions = [(1.0, 0.0), (s, s), (0.0, 1.0), (-s, s), (-1.0, 0.0), (-s, -s), (0.0, -1.0), (s, -s)]
+    return [cx * gx + cy * gy for cx, cy in directions]
 
 
 def texture_bins(planes: np.ndarray) -> np.ndarray:
@@ -174,7 +176,7 @@ def texture_bins(planes: np.ndarray) -> np.ndarray:
         for response in _oriented(gx, gy):
             top = max(0.0, float(response.max()))
             positive = np.maximum(0.0, response)
-            bins.append(np.minimum(9, np.floor(positive * 10.0 / top)) if top > 0 else np.zeros_like(plane))
+            bins.append(np.minimum(9, np.floor(positive * (10.0 / top))) if top > 0 else np.zeros_like(plane))
     return np.stack(bins, axis=-1).astype(np.uint8)
 
 
