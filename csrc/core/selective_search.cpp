@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <memory>
 #include <queue>
 #include <stdexcept>
 #include <unordered_set>
@@ -216,9 +217,13 @@ void build_initial(const ColourSpaceData& cs, int64_t h, int64_t w, double k, bo
         for (int j = 0; j < kOrientations * ch; ++j) ++hist[j * kTextureBins + bins[j]];
       }
       // 8-connected neighbours not yet visited from their side: right, down-left, down, down-right.
+      // Boundaries repeat the same pair pixel after pixel, so a pair equal to the last one recorded
+      // is skipped (the sort below removes the remaining duplicates).
       const auto link = [&](int64_t q) {
         const int32_t s = out.labels[q];
-        if (s != r) keys.push_back((static_cast<uint64_t>(std::min(r, s)) << 32) | static_cast<uint32_t>(std::max(r, s)));
+        if (s == r) return;
+        const uint64_t key = (static_cast<uint64_t>(std::min(r, s)) << 32) | static_cast<uint32_t>(std::max(r, s));
+        if (keys.empty() || keys.back() != key) keys.push_back(key);
       };
       if (x + 1 < w) link(p + 1);
       if (y + 1 < h) {
@@ -282,7 +287,8 @@ void group(const InitialRegions& init, int channels, int strategy, int64_t image
   const int clen = use_c ? kColourBins * channels : 0;
   const int tlen = use_t ? kTextureBins * kOrientations * channels : 0;
   const int dim = clen + tlen;
-  std::vector<float> hist(static_cast<size_t>(total) * dim);
+  // Histograms of every region of the hierarchy; a merged region's row is written when it is made.
+  std::unique_ptr<float[]> hist(new float[static_cast<size_t>(total) * dim]);
   for (int32_t r = 0; r < n; ++r) {
     float* dst = &hist[static_cast<size_t>(r) * dim];
     if (use_c) std::copy_n(&init.colour[static_cast<size_t>(r) * clen], clen, dst);
