@@ -144,83 +144,104 @@ SortedEdges sorted_grid_graph(const double* planes, int channels, int64_t h, int
 
 namespace {
 
-// Union-find over pixels. Parents live in their own compact array (the hot, randomly accessed
-// part); sizes and merge thresholds are only read and written at roots.
+// Union-find over pixels for several thresholds at once: pixel p's entries for the K thresholds
+// sit side by side (nodes[p * K + j]), so the cache line fetched for a pixel serves every
+// threshold. A root's entry also holds its component's size and merge threshold.
 struct DisjointSets {
-  std::vector<int32_t> parent, size;
-  std::vector<double> threshold;
+  struct Node {
+    int32_t parent, size;
+    double threshold;
+  };
+  const int64_t K;
+  std::vector<Node> nodes;
 
-  DisjointSets(int64_t n, double k)
-      : parent(static_cast<size_t>(n)), size(static_cast<size_t>(n), 1), threshold(static_cast<size_t>(n), k) {
-    for (int64_t i = 0; i < n; ++i) parent[i] = static_cast<int32_t>(i);
+  DisjointSets(int64_t n, const std::vector<double>& ks)
+      : K(static_cast<int64_t>(ks.size())), nodes(static_cast<size_t>(n * K)) {
+    for (int64_t p = 0; p < n; ++p)
+      for (int64_t j = 0; j < K; ++j) nodes[p * K + j] = {static_cast<int32_t>(p), 1, ks[j]};
   }
-  int32_t find(int32_t x) {
-    while (parent[x] != x) {
-      const int32_t up = parent[parent[x]];  // path halving
-      parent[x] = up;
+  Node& at(int32_t x, int64_t j) { return nodes[x * K + j]; }
+  int32_t find(int32_t x, int64_t j) {
+    while (at(x, j).parent != x) {
+      const int32_t up = at(at(x, j).parent, j).parent;  // path halving
+      at(x, j).parent = up;
       x = up;
     }
     return x;
   }
-  int32_t join(int32_t a, int32_t b) {  // a, b are roots; the larger set becomes the root
-    if (size[a] < size[b]) std::swap(a, b);
-    parent[b] = a;
-    size[a] += size[b];
+  int32_t join(int32_t a, int32_t b, int64_t j) {  // a, b are roots; the larger set becomes the root
+    if (at(a, j).size < at(b, j).size) std::swap(a, b);
+    at(b, j).parent = a;
+    at(a, j).size += at(b, j).size;
     return a;
   }
 };
 
 }  // namespace
 
-int32_t segment_graph(const SortedEdges& edges, int64_t num_pixels, double k, int64_t min_size,
-                      int32_t* labels) {
-  DisjointSets sets(num_pixels, k);
-  int32_t* parent = sets.parent.data();
+std::vector<int32_t> segment_graph(const SortedEdges& edges, int64_t num_pixels, const std::vector<double>& ks,
+                                   const std::vector<int64_t>& min_sizes, int32_t* const* labels) {
+  DisjointSets sets(num_pixels, ks);
+  const int64_t K = sets.K;
   const size_t m = edges.size();
   // Edges are visited in weight order, so their pixels are scattered over the image: fetch the
-  // parents of upcoming edges' pixels (and, closer in, their grandparents) ahead of use.
+  // union-find entries of upcoming edges (and, closer in, their first threshold's parents).
   constexpr size_t ahead = 16;
   for (size_t i = 0; i < m; ++i) {
 #if defined(__GNUC__) || defined(__clang__)
     if (i + 2 * ahead < m) {
-      __builtin_prefetch(parent + edges.a(i + 2 * ahead));
-      __builtin_prefetch(parent + edges.b(i + 2 * ahead));
+      __builtin_prefetch(sets.nodes.data() + edges.a(i + 2 * ahead) * K);
+      __builtin_prefetch(sets.nodes.data() + edges.b(i + 2 * ahead) * K);
     }
     if (i + ahead < m) {
-      __builtin_prefetch(parent + parent[edges.a(i + ahead)]);
-      __builtin_prefetch(parent + parent[edges.b(i + ahead)]);
+      __builtin_prefetch(sets.nodes.data() + sets.at(edges.a(i + ahead), 0).parent * K);
+      __builtin_prefetch(sets.nodes.data() + sets.at(edges.b(i + ahead), 0).parent * K);
     }
 #endif
-    const int32_t a = sets.find(edges.a(i)), b = sets.find(edges.b(i));
-    if (a == b) continue;
+    const int32_t pa = edges.a(i), pb = edges.b(i);
     const double w = edges.weight(i);
-    if (w <= sets.threshold[a] && w <= sets.threshold[b]) {
-      const int32_t root = sets.join(a, b);
-      sets.threshold[root] = w + k / sets.size[root];
+    for (int64_t j = 0; j < K; ++j) {
+      const int32_t a = sets.find(pa, j), b = sets.find(pb, j);
+      if (a == b) continue;
+      if (w <= sets.at(a, j).threshold && w <= sets.at(b, j).threshold) {
+        const int32_t root = sets.join(a, b, j);
+        sets.at(root, j).threshold = w + ks[j] / sets.at(root, j).size;
+      }
     }
   }
-  // Second pass: only edges touching a component smaller than min_size can join anything
-  // (components only grow), so flag those pixels first and skip the other edges cheaply.
+  std::vector<int32_t> counts(static_cast<size_t>(K));
   std::vector<uint8_t> small(static_cast<size_t>(num_pixels));
-  bool any_small = false;
-  for (int64_t p = 0; p < num_pixels; ++p) {
-    small[p] = sets.size[sets.find(static_cast<int32_t>(p))] < min_size;
-    any_small |= small[p] != 0;
+  std::vector<int32_t> label_of_root(static_cast<size_t>(num_pixels));
+  for (int64_t j = 0; j < K; ++j) {
+    // Second pass: only edges touching a component smaller than min_size can join anything
+    // (components only grow), so flag those pixels first and skip the other edges cheaply.
+    const int64_t min_size = min_sizes[j];
+    bool any_small = false;
+    for (int64_t p = 0; p < num_pixels; ++p) {
+      small[p] = sets.at(sets.find(static_cast<int32_t>(p), j), j).size < min_size;
+      any_small |= small[p] != 0;
+    }
+    for (size_t i = 0; any_small && i < m; ++i) {
+      const int32_t pa = edges.a(i), pb = edges.b(i);
+      if (!small[pa] && !small[pb]) continue;
+      const int32_t a = sets.find(pa, j), b = sets.find(pb, j);
+      if (a != b && (sets.at(a, j).size < min_size || sets.at(b, j).size < min_size)) sets.join(a, b, j);
+    }
+    std::fill(label_of_root.begin(), label_of_root.end(), -1);
+    int32_t count = 0;
+    for (int64_t p = 0; p < num_pixels; ++p) {
+      const int32_t root = sets.find(static_cast<int32_t>(p), j);
+      if (label_of_root[root] < 0) label_of_root[root] = count++;
+      labels[j][p] = label_of_root[root];
+    }
+    counts[j] = count;
   }
-  for (size_t i = 0; any_small && i < m; ++i) {
-    const int32_t pa = edges.a(i), pb = edges.b(i);
-    if (!small[pa] && !small[pb]) continue;
-    const int32_t a = sets.find(pa), b = sets.find(pb);
-    if (a != b && (sets.size[a] < min_size || sets.size[b] < min_size)) sets.join(a, b);
-  }
-  std::vector<int32_t> label_of_root(static_cast<size_t>(num_pixels), -1);
-  int32_t count = 0;
-  for (int64_t p = 0; p < num_pixels; ++p) {
-    const int32_t root = sets.find(static_cast<int32_t>(p));
-    if (label_of_root[root] < 0) label_of_root[root] = count++;
-    labels[p] = label_of_root[root];
-  }
-  return count;
+  return counts;
+}
+
+int32_t segment_graph(const SortedEdges& edges, int64_t num_pixels, double k, int64_t min_size,
+                      int32_t* labels) {
+  return segment_graph(edges, num_pixels, std::vector<double>{k}, std::vector<int64_t>{min_size}, &labels)[0];
 }
 
 int32_t felzenszwalb(const uint8_t* image, int64_t h, int64_t w, int channels, double k,

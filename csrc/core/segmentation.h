@@ -50,6 +50,11 @@ SortedEdges sorted_grid_graph(const double* planes, int channels, int64_t h, int
 int32_t segment_graph(const SortedEdges& edges, int64_t num_pixels, double k, int64_t min_size,
                       int32_t* labels);
 
+// The same for several (k, min_size) at once, in one pass over the edges (the union-find entries
+// of all thresholds interleaved per pixel); labels[j] receives segmentation j. Returns the counts.
+std::vector<int32_t> segment_graph(const SortedEdges& edges, int64_t num_pixels, const std::vector<double>& ks,
+                                   const std::vector<int64_t>& min_sizes, int32_t* const* labels);
+
 // Smooths each channel of `planes` (channels x h x w) with a Gaussian of standard deviation sigma
 // (sigma == 0: no smoothing) into `out`.
 void smooth_planes(const double* planes, int channels, int64_t h, int64_t w, double sigma,

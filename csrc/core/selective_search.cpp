@@ -162,7 +162,6 @@ namespace {
 // Per colour space: what every (k, strategy) of it shares.
 struct ColourSpaceData {
   int channels = 0;
-  SortedEdges edges;
   std::vector<uint8_t> colour_bins;   // n * channels, pixel-major
   std::vector<uint8_t> texture_bins;  // n * 8 * channels, pixel-major
 };
@@ -178,11 +177,9 @@ struct InitialRegions {
   std::vector<int32_t> pairs;    // adjacent pairs (a < b), 2 per pair, sorted
 };
 
-void build_initial(const ColourSpaceData& cs, int64_t h, int64_t w, double k, bool colour, bool texture,
+// Sizes, boxes, histograms and adjacent pairs of the segments in out.labels (out.count of them).
+void build_initial(const ColourSpaceData& cs, int64_t h, int64_t w, bool colour, bool texture,
                    InitialRegions& out) {
-  const int64_t n = h * w;
-  out.labels.resize(static_cast<size_t>(n));
-  out.count = segment_graph(cs.edges, n, k, static_cast<int64_t>(std::floor(k)), out.labels.data());
   const int32_t m = out.count;
   const int ch = cs.channels;
   const int clen = kColourBins * ch, tlen = kTextureBins * kOrientations * ch;
@@ -391,7 +388,12 @@ SelectiveSearchResult selective_search(const uint8_t* rgb, int64_t h, int64_t w,
   const int64_t num_k = static_cast<int64_t>(opt.ks.size());
   const int64_t num_s = static_cast<int64_t>(opt.strategies.size());
 
+  // Per colour space: conversion, smoothing, the sorted graph and its segmentations for every k
+  // (in one pass), per-pixel colour and texture bins.
   std::vector<ColourSpaceData> spaces(num_cs);
+  std::vector<InitialRegions> initial(num_cs * num_k);
+  std::vector<int64_t> min_sizes;
+  for (const double k : opt.ks) min_sizes.push_back(static_cast<int64_t>(std::floor(k)));
   parallel_for(num_cs, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       ColourSpaceData& cs = spaces[i];
@@ -401,7 +403,14 @@ SelectiveSearchResult selective_search(const uint8_t* rgb, int64_t h, int64_t w,
       convert_color(rgb, n, cspace, planes.data());
       std::vector<double> values(planes.begin(), planes.end()), smooth(values.size());
       smooth_planes(values.data(), cs.channels, h, w, opt.sigma, smooth.data());
-      cs.edges = sorted_grid_graph(smooth.data(), cs.channels, h, w);
+      std::vector<int32_t*> labels;
+      for (int64_t j = 0; j < num_k; ++j) {
+        initial[i * num_k + j].labels.resize(static_cast<size_t>(n));
+        labels.push_back(initial[i * num_k + j].labels.data());
+      }
+      const std::vector<int32_t> counts =
+          segment_graph(sorted_grid_graph(smooth.data(), cs.channels, h, w), n, opt.ks, min_sizes, labels.data());
+      for (int64_t j = 0; j < num_k; ++j) initial[i * num_k + j].count = counts[j];
       if (colour) {
         cs.colour_bins.resize(planes.size());
         for (int64_t p = 0; p < n; ++p)
@@ -415,10 +424,8 @@ SelectiveSearchResult selective_search(const uint8_t* rgb, int64_t h, int64_t w,
     }
   });
 
-  std::vector<InitialRegions> initial(num_cs * num_k);
   parallel_for(num_cs * num_k, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i)
-      build_initial(spaces[i / num_k], h, w, opt.ks[i % num_k], colour, texture, initial[i]);
+    for (int64_t i = begin; i < end; ++i) build_initial(spaces[i / num_k], h, w, colour, texture, initial[i]);
   });
 
   const int64_t num_h = num_cs * num_k * num_s;
