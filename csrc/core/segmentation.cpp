@@ -146,7 +146,9 @@ namespace {
 
 // Union-find over pixels for several thresholds at once: pixel p's entries for the K thresholds
 // sit side by side (nodes[p * K + j]), so the cache line fetched for a pixel serves every
-// threshold. A root's entry also holds its component's size and merge threshold.
+// threshold. A root's entry also holds its component's size and merge threshold. KC > 0 fixes the
+// number of thresholds at compile time (cheaper indexing on the find chains); KC == 0: any.
+template <int KC>
 struct DisjointSets {
   struct Node {
     int32_t parent, size;
@@ -156,11 +158,11 @@ struct DisjointSets {
   std::vector<Node> nodes;
 
   DisjointSets(int64_t n, const std::vector<double>& ks)
-      : K(static_cast<int64_t>(ks.size())), nodes(static_cast<size_t>(n * K)) {
+      : K(KC > 0 ? KC : static_cast<int64_t>(ks.size())), nodes(static_cast<size_t>(n * K)) {
     for (int64_t p = 0; p < n; ++p)
       for (int64_t j = 0; j < K; ++j) nodes[p * K + j] = {static_cast<int32_t>(p), 1, ks[j]};
   }
-  Node& at(int32_t x, int64_t j) { return nodes[x * K + j]; }
+  Node& at(int32_t x, int64_t j) { return nodes[x * (KC > 0 ? KC : K) + j]; }
   int32_t find(int32_t x, int64_t j) {
     while (at(x, j).parent != x) {
       const int32_t up = at(at(x, j).parent, j).parent;  // path halving
@@ -179,9 +181,12 @@ struct DisjointSets {
 
 }  // namespace
 
-std::vector<int32_t> segment_graph(const SortedEdges& edges, int64_t num_pixels, const std::vector<double>& ks,
-                                   const std::vector<int64_t>& min_sizes, int32_t* const* labels) {
-  DisjointSets sets(num_pixels, ks);
+namespace {
+
+template <int KC>
+std::vector<int32_t> segment_graphs(const SortedEdges& edges, int64_t num_pixels, const std::vector<double>& ks,
+                                    const std::vector<int64_t>& min_sizes, int32_t* const* labels) {
+  DisjointSets<KC> sets(num_pixels, ks);
   const int64_t K = sets.K;
   const size_t m = edges.size();
   // Edges are visited in weight order, so their pixels are scattered over the image: fetch the
@@ -237,6 +242,18 @@ std::vector<int32_t> segment_graph(const SortedEdges& edges, int64_t num_pixels,
     counts[j] = count;
   }
   return counts;
+}
+
+}  // namespace
+
+std::vector<int32_t> segment_graph(const SortedEdges& edges, int64_t num_pixels, const std::vector<double>& ks,
+                                   const std::vector<int64_t>& min_sizes, int32_t* const* labels) {
+  switch (ks.size()) {
+    case 1: return segment_graphs<1>(edges, num_pixels, ks, min_sizes, labels);
+    case 2: return segment_graphs<2>(edges, num_pixels, ks, min_sizes, labels);
+    case 4: return segment_graphs<4>(edges, num_pixels, ks, min_sizes, labels);
+    default: return segment_graphs<0>(edges, num_pixels, ks, min_sizes, labels);
+  }
 }
 
 int32_t segment_graph(const SortedEdges& edges, int64_t num_pixels, double k, int64_t min_size,

@@ -162,8 +162,10 @@ namespace {
 // Per colour space: what every (k, strategy) of it shares.
 struct ColourSpaceData {
   int channels = 0;
-  std::vector<uint8_t> colour_bins;   // n * channels, pixel-major
-  std::vector<uint8_t> texture_bins;  // n * 8 * channels, pixel-major
+  // Per pixel, the histogram slot each channel (orientation) falls in: c * 25 + colour bin and
+  // (c * 8 + o) * 10 + texture bin (at most 239, so bytes suffice), pixel-major.
+  std::vector<uint8_t> colour_slots;   // n * channels
+  std::vector<uint8_t> texture_slots;  // n * 8 * channels
 };
 
 // Per (colour space, k): the segmentation and its initial regions.
@@ -206,12 +208,13 @@ void build_initial(const ColourSpaceData& cs, int64_t h, int64_t w, bool colour,
       box[3] = std::max<int32_t>(box[3], static_cast<int32_t>(y + 1));
       if (colour) {
         uint32_t* hist = &ccount[static_cast<size_t>(r) * clen];
-        for (int c = 0; c < ch; ++c) ++hist[c * kColourBins + cs.colour_bins[p * ch + c]];
+        const uint8_t* slots = &cs.colour_slots[p * ch];
+        for (int c = 0; c < ch; ++c) ++hist[slots[c]];
       }
       if (texture) {
         uint32_t* hist = &tcount[static_cast<size_t>(r) * tlen];
-        const uint8_t* bins = &cs.texture_bins[p * kOrientations * ch];
-        for (int j = 0; j < kOrientations * ch; ++j) ++hist[j * kTextureBins + bins[j]];
+        const uint8_t* slots = &cs.texture_slots[p * kOrientations * ch];
+        for (int j = 0; j < kOrientations * ch; ++j) ++hist[slots[j]];
       }
       // 8-connected neighbours not yet visited from their side: right, down-left, down, down-right.
       // Boundaries repeat the same pair pixel after pixel, so a pair equal to the last one recorded
@@ -403,23 +406,35 @@ SelectiveSearchResult selective_search(const uint8_t* rgb, int64_t h, int64_t w,
       convert_color(rgb, n, cspace, planes.data());
       std::vector<double> values(planes.begin(), planes.end()), smooth(values.size());
       smooth_planes(values.data(), cs.channels, h, w, opt.sigma, smooth.data());
-      std::vector<int32_t*> labels;
-      for (int64_t j = 0; j < num_k; ++j) {
-        initial[i * num_k + j].labels.resize(static_cast<size_t>(n));
-        labels.push_back(initial[i * num_k + j].labels.data());
+      // Thresholds share passes over the edges; large images take fewer per pass (the union-find
+      // holds 16 bytes per pixel and threshold).
+      const SortedEdges edges = sorted_grid_graph(smooth.data(), cs.channels, h, w);
+      const int64_t per_pass = std::max<int64_t>(1, (int64_t{8} << 20) / n);
+      for (int64_t first = 0; first < num_k; first += per_pass) {
+        const int64_t last = std::min(num_k, first + per_pass);
+        std::vector<int32_t*> labels;
+        for (int64_t j = first; j < last; ++j) {
+          initial[i * num_k + j].labels.resize(static_cast<size_t>(n));
+          labels.push_back(initial[i * num_k + j].labels.data());
+        }
+        const std::vector<int32_t> counts =
+            segment_graph(edges, n, std::vector<double>(opt.ks.begin() + first, opt.ks.begin() + last),
+                          std::vector<int64_t>(min_sizes.begin() + first, min_sizes.begin() + last), labels.data());
+        for (int64_t j = first; j < last; ++j) initial[i * num_k + j].count = counts[j - first];
       }
-      const std::vector<int32_t> counts =
-          segment_graph(sorted_grid_graph(smooth.data(), cs.channels, h, w), n, opt.ks, min_sizes, labels.data());
-      for (int64_t j = 0; j < num_k; ++j) initial[i * num_k + j].count = counts[j];
       if (colour) {
-        cs.colour_bins.resize(planes.size());
+        cs.colour_slots.resize(planes.size());
         for (int64_t p = 0; p < n; ++p)
           for (int c = 0; c < cs.channels; ++c)
-            cs.colour_bins[p * cs.channels + c] = static_cast<uint8_t>(planes[c * n + p] * kColourBins / 256);
+            cs.colour_slots[p * cs.channels + c] =
+                static_cast<uint8_t>(c * kColourBins + planes[c * n + p] * kColourBins / 256);
       }
       if (texture) {
-        cs.texture_bins.resize(static_cast<size_t>(n) * kOrientations * cs.channels);
-        texture_bins(planes.data(), cs.channels, h, w, cs.texture_bins.data());
+        const int per_pixel = kOrientations * cs.channels;
+        cs.texture_slots.resize(static_cast<size_t>(n) * per_pixel);
+        texture_bins(planes.data(), cs.channels, h, w, cs.texture_slots.data());
+        for (int64_t p = 0; p < n; ++p)
+          for (int j = 0; j < per_pixel; ++j) cs.texture_slots[p * per_pixel + j] += static_cast<uint8_t>(j * kTextureBins);
       }
     }
   });
