@@ -214,24 +214,34 @@ std::vector<int32_t> segment_graphs(const SortedEdges& edges, int64_t num_pixels
       }
     }
   }
-  std::vector<int32_t> counts(static_cast<size_t>(K));
+  // Second pass: only edges touching a component smaller than min_size can join anything
+  // (components only grow), so each pixel first gets a bit per threshold whose component is small,
+  // and one scan of the edges serves up to 8 thresholds, skipping edges without a bit cheaply.
   std::vector<uint8_t> small(static_cast<size_t>(num_pixels));
+  for (int64_t first = 0; first < K; first += 8) {
+    const int64_t last = std::min<int64_t>(K, first + 8);
+    std::fill(small.begin(), small.end(), uint8_t{0});
+    uint8_t any = 0;
+    for (int64_t j = first; j < last; ++j) {
+      const uint8_t bit = static_cast<uint8_t>(1u << (j - first));
+      for (int64_t p = 0; p < num_pixels; ++p)
+        if (sets.at(sets.find(static_cast<int32_t>(p), j), j).size < min_sizes[j]) small[p] |= bit;
+      any |= bit;
+    }
+    for (size_t i = 0; any && i < m; ++i) {
+      const int32_t pa = edges.a(i), pb = edges.b(i);
+      const unsigned flags = small[pa] | small[pb];
+      if (!flags) continue;
+      for (int64_t j = first; j < last; ++j) {
+        if (!(flags >> (j - first) & 1u)) continue;
+        const int32_t a = sets.find(pa, j), b = sets.find(pb, j);
+        if (a != b && (sets.at(a, j).size < min_sizes[j] || sets.at(b, j).size < min_sizes[j])) sets.join(a, b, j);
+      }
+    }
+  }
+  std::vector<int32_t> counts(static_cast<size_t>(K));
   std::vector<int32_t> label_of_root(static_cast<size_t>(num_pixels));
   for (int64_t j = 0; j < K; ++j) {
-    // Second pass: only edges touching a component smaller than min_size can join anything
-    // (components only grow), so flag those pixels first and skip the other edges cheaply.
-    const int64_t min_size = min_sizes[j];
-    bool any_small = false;
-    for (int64_t p = 0; p < num_pixels; ++p) {
-      small[p] = sets.at(sets.find(static_cast<int32_t>(p), j), j).size < min_size;
-      any_small |= small[p] != 0;
-    }
-    for (size_t i = 0; any_small && i < m; ++i) {
-      const int32_t pa = edges.a(i), pb = edges.b(i);
-      if (!small[pa] && !small[pb]) continue;
-      const int32_t a = sets.find(pa, j), b = sets.find(pb, j);
-      if (a != b && (sets.at(a, j).size < min_size || sets.at(b, j).size < min_size)) sets.join(a, b, j);
-    }
     std::fill(label_of_root.begin(), label_of_root.end(), -1);
     int32_t count = 0;
     for (int64_t p = 0; p < num_pixels; ++p) {
