@@ -30,17 +30,17 @@ namespace {
 // Correlates one row with k (replicated borders): out[i] = sum_t k[t] * src[clamp(i + t - r)], the
 // taps summed in kernel order from 0. Interior outputs accumulate tap by tap over the whole span so
 // the loop vectorises without changing any output's summation order.
-void filter_row(const double* src, int64_t w, const std::vector<double>& k, double* out) {
+void filter_row(const float* src, int64_t w, const std::vector<float>& k, float* out) {
   const int64_t taps = static_cast<int64_t>(k.size()), r = taps / 2;
   const int64_t lo = std::min(r, w), hi = std::max(lo, w - r);  // interior: [lo, hi)
-  for (int64_t i = lo; i < hi; ++i) out[i] = 0.0;
+  for (int64_t i = lo; i < hi; ++i) out[i] = 0.0f;
   for (int64_t t = 0; t < taps; ++t) {
-    const double kt = k[t];
-    const double* s = src + (t - r);
+    const float kt = k[t];
+    const float* s = src + (t - r);
     for (int64_t i = lo; i < hi; ++i) out[i] += kt * s[i];
   }
   const auto border = [&](int64_t i) {
-    double acc = 0.0;
+    float acc = 0.0f;
     for (int64_t t = 0; t < taps; ++t) acc += k[t] * src[std::min(std::max(i + t - r, int64_t{0}), w - 1)];
     out[i] = acc;
   };
@@ -50,31 +50,35 @@ void filter_row(const double* src, int64_t w, const std::vector<double>& k, doub
 
 }  // namespace
 
-void separable_filter(const double* in, int64_t h, int64_t w, const std::vector<double>& kx,
-                      const std::vector<double>& ky, double* out) {
-  std::vector<double> tmp(static_cast<size_t>(h * w));
+std::vector<float> to_float(const std::vector<double>& kernel) {
+  return std::vector<float>(kernel.begin(), kernel.end());
+}
+
+void separable_filter(const float* in, int64_t h, int64_t w, const std::vector<float>& kx,
+                      const std::vector<float>& ky, float* out) {
+  std::vector<float> tmp(static_cast<size_t>(h * w));
   for (int64_t y = 0; y < h; ++y) filter_row(in + y * w, w, kx, tmp.data() + y * w);
   // Columns, a whole row of outputs at a time (contiguous, vectorised), taps in kernel order.
   const int64_t taps = static_cast<int64_t>(ky.size()), r = taps / 2;
   for (int64_t y = 0; y < h; ++y) {
-    double* dst = out + y * w;
-    std::fill(dst, dst + w, 0.0);
+    float* dst = out + y * w;
+    std::fill(dst, dst + w, 0.0f);
     for (int64_t t = 0; t < taps; ++t) {
-      const double kt = ky[t];
-      const double* src = tmp.data() + std::min(std::max(y + t - r, int64_t{0}), h - 1) * w;
+      const float kt = ky[t];
+      const float* src = tmp.data() + std::min(std::max(y + t - r, int64_t{0}), h - 1) * w;
       for (int64_t x = 0; x < w; ++x) dst[x] += kt * src[x];
     }
   }
 }
 
-void smooth_planes(const double* planes, int channels, int64_t h, int64_t w, double sigma,
-                   double* out) {
+void smooth_planes(const float* planes, int channels, int64_t h, int64_t w, double sigma,
+                   float* out) {
   const int64_t n = h * w;
   if (sigma == 0.0) {
     std::copy(planes, planes + channels * n, out);
     return;
   }
-  const std::vector<double> g = gaussian_kernel(sigma, false);
+  const std::vector<float> g = to_float(gaussian_kernel(sigma, false));
   for (int c = 0; c < channels; ++c) separable_filter(planes + c * n, h, w, g, g, out + c * n);
 }
 
@@ -107,7 +111,7 @@ void sort_by_upper_half(std::vector<uint64_t>& values) {
 
 }  // namespace
 
-SortedEdges sorted_grid_graph(const double* planes, int channels, int64_t h, int64_t w) {
+SortedEdges sorted_grid_graph(const float* planes, int channels, int64_t h, int64_t w) {
   // (dx, dy) of the four edge directions, in listing order.
   static const int dirs[4][2] = {{1, 0}, {0, 1}, {1, 1}, {-1, 1}};
   const int64_t n = h * w;
@@ -123,9 +127,9 @@ SortedEdges sorted_grid_graph(const double* planes, int channels, int64_t h, int
       const int64_t row = y * w;
       std::fill(sq.begin(), sq.end(), 0.0);
       for (int c = 0; c < channels; ++c) {
-        const double* plane = planes + c * n + row;
+        const float* plane = planes + c * n + row;
         for (int64_t x = x0; x < x1; ++x) {
-          const double diff = plane[x] - plane[x + shift];
+          const double diff = static_cast<double>(plane[x]) - static_cast<double>(plane[x + shift]);
           sq[x] += diff * diff;
         }
       }
@@ -275,7 +279,7 @@ int32_t felzenszwalb(const uint8_t* image, int64_t h, int64_t w, int channels, d
                      double sigma, int64_t min_size, int32_t* labels) {
   const int64_t n = h * w;
   if (n >= (int64_t{1} << 30)) throw std::invalid_argument("felzenszwalb: image has too many pixels");
-  std::vector<double> planes(static_cast<size_t>(channels * n)), smooth(planes.size());
+  std::vector<float> planes(static_cast<size_t>(channels * n)), smooth(planes.size());
   for (int64_t p = 0; p < n; ++p)
     for (int c = 0; c < channels; ++c) planes[c * n + p] = image[p * channels + c];
   smooth_planes(planes.data(), channels, h, w, sigma, smooth.data());

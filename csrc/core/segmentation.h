@@ -21,12 +21,17 @@ namespace detkit {
 // 1); with derivative=true, the same samples times -x / sigma^2 (a first-derivative filter).
 std::vector<double> gaussian_kernel(double sigma, bool derivative);
 
-// Separable correlation of a planar (h, w) image with kx along rows, then ky along columns;
-// borders replicate the edge pixels. Each output sums its taps in kernel order, starting at 0.
-void separable_filter(const double* in, int64_t h, int64_t w, const std::vector<double>& kx,
-                      const std::vector<double>& ky, double* out);
+// A kernel rounded to float, the precision the filters work in.
+std::vector<float> to_float(const std::vector<double>& kernel);
 
-// The 8-connected grid graph of a planar image (channels planes of h x w doubles), sorted by
+// Separable correlation of a planar (h, w) float image with kx along rows, then ky along columns;
+// borders replicate the edge pixels. Each output sums its taps in kernel order, starting at 0,
+// in float arithmetic.
+void separable_filter(const float* in, int64_t h, int64_t w, const std::vector<float>& kx,
+                      const std::vector<float>& ky, float* out);
+
+// The 8-connected grid graph of a planar image (channels planes of h x w floats; distances in
+// double, rounded to float), sorted by
 // non-decreasing weight (stable). Edge i is packed as (weight bits << 32) | (a << 2 | direction),
 // its second pixel being b = a + offset[direction].
 struct SortedEdges {
@@ -43,7 +48,7 @@ struct SortedEdges {
     return w;
   }
 };
-SortedEdges sorted_grid_graph(const double* planes, int channels, int64_t h, int64_t w);
+SortedEdges sorted_grid_graph(const float* planes, int channels, int64_t h, int64_t w);
 
 // Segments the sorted graph of num_pixels vertices with threshold constant k and minimum
 // component size min_size; writes labels 0..n-1 and returns n.
@@ -57,8 +62,8 @@ std::vector<int32_t> segment_graph(const SortedEdges& edges, int64_t num_pixels,
 
 // Smooths each channel of `planes` (channels x h x w) with a Gaussian of standard deviation sigma
 // (sigma == 0: no smoothing) into `out`.
-void smooth_planes(const double* planes, int channels, int64_t h, int64_t w, double sigma,
-                   double* out);
+void smooth_planes(const float* planes, int channels, int64_t h, int64_t w, double sigma,
+                   float* out);
 
 // The whole segmentation of an interleaved (h, w, channels) uint8 image. Requires h * w < 2^30.
 int32_t felzenszwalb(const uint8_t* image, int64_t h, int64_t w, int channels, double k,

@@ -104,17 +104,17 @@ void convert_color(const uint8_t* rgb, int64_t n, int color_space, uint8_t* plan
 
 namespace {
 
-// (cos, sin) of the eight texture orientations, k * 45 degrees; sqrt(0.5) correctly rounded.
-constexpr double kDiag = 0.70710678118654757;
-constexpr double kDirections[8][2] = {{1, 0},  {kDiag, kDiag},   {0, 1},  {-kDiag, kDiag},
+// (cos, sin) of the eight texture orientations, k * 45 degrees, as floats.
+constexpr float kDiag = 0.70710678118654757f;
+constexpr float kDirections[8][2] = {{1, 0},  {kDiag, kDiag},   {0, 1},  {-kDiag, kDiag},
                                       {-1, 0}, {-kDiag, -kDiag}, {0, -1}, {kDiag, -kDiag}};
 
 }  // namespace
 
 void texture_bins(const uint8_t* planes, int channels, int64_t h, int64_t w, uint8_t* out) {
   const int64_t n = h * w;
-  const std::vector<double> g = gaussian_kernel(1.0, false), dg = gaussian_kernel(1.0, true);
-  std::vector<double> plane(static_cast<size_t>(n)), gx(plane.size()), gy(plane.size()), r(plane.size());
+  const std::vector<float> g = to_float(gaussian_kernel(1.0, false)), dg = to_float(gaussian_kernel(1.0, true));
+  std::vector<float> plane(static_cast<size_t>(n)), gx(plane.size()), gy(plane.size()), r(plane.size());
   const int stride = kOrientations * channels;
   for (int c = 0; c < channels; ++c) {
     for (int64_t p = 0; p < n; ++p) plane[p] = planes[c * n + p];
@@ -123,22 +123,22 @@ void texture_bins(const uint8_t* planes, int channels, int64_t h, int64_t w, uin
     // Orientation o is the derivative along o * 45 degrees, cos * gx + sin * gy; its positive
     // part is binned into 10 bins over [0, image maximum]: (int)(r * (10 / top)), 0 when top is 0.
     for (int o = 0; o < kOrientations; ++o) {
-      const double cx = kDirections[o][0], cy = kDirections[o][1];
+      const float cx = kDirections[o][0], cy = kDirections[o][1];
       for (int64_t p = 0; p < n; ++p) {
-        const double v = cx * gx[p] + cy * gy[p];
-        r[p] = v > 0.0 ? v : 0.0;
+        const float v = cx * gx[p] + cy * gy[p];
+        r[p] = v > 0.0f ? v : 0.0f;
       }
-      double tops[4] = {0.0, 0.0, 0.0, 0.0};  // independent maxima: no loop-carried latency chain
+      float tops[4] = {0.0f, 0.0f, 0.0f, 0.0f};  // independent maxima: no loop-carried latency chain
       int64_t p = 0;
       for (; p + 4 <= n; p += 4)
         for (int j = 0; j < 4; ++j) tops[j] = r[p + j] > tops[j] ? r[p + j] : tops[j];
       for (; p < n; ++p) tops[0] = r[p] > tops[0] ? r[p] : tops[0];
-      const double top = std::max(std::max(tops[0], tops[1]), std::max(tops[2], tops[3]));
-      const double scale = 10.0 / (top > 0.0 ? top : 1.0);
-      const double last = kTextureBins - 1;
+      const float top = std::max(std::max(tops[0], tops[1]), std::max(tops[2], tops[3]));
+      const float scale = 10.0f / (top > 0.0f ? top : 1.0f);
+      const float last = kTextureBins - 1;
       uint8_t* dst = out + c * kOrientations + o;
       for (p = 0; p < n; ++p) {
-        const double v = r[p] * scale;
+        const float v = r[p] * scale;
         dst[p * stride] = static_cast<uint8_t>(static_cast<int32_t>(v < last ? v : last));
       }
     }
@@ -404,7 +404,7 @@ SelectiveSearchResult selective_search(const uint8_t* rgb, int64_t h, int64_t w,
       cs.channels = color_space_channels(cspace);
       std::vector<uint8_t> planes(static_cast<size_t>(cs.channels * n));
       convert_color(rgb, n, cspace, planes.data());
-      std::vector<double> values(planes.begin(), planes.end()), smooth(values.size());
+      std::vector<float> values(planes.begin(), planes.end()), smooth(values.size());
       smooth_planes(values.data(), cs.channels, h, w, opt.sigma, smooth.data());
       // Thresholds share passes over the edges; large images take fewer per pass (the union-find
       // holds 16 bytes per pixel and threshold).

@@ -2,8 +2,9 @@
 
 They follow the same definitions step by step (see :mod:`detkit.proposals.selective_search`) and
 are meant for small images: union-find and the grouping loop are ordinary Python loops. Native and
-reference agree exactly: both smooth and filter in float64 summing taps in kernel order, round edge
-weights to float32, keep histograms in float32 and sum intersections in float64.
+reference agree exactly: both smooth and filter in float32 summing taps in kernel order (the kernels
+computed in float64, then rounded), measure colour distances in float64 and round them to float32,
+keep histograms in float32 and sum intersections in float64.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def gaussian_kernel(sigma: float, derivative: bool = False) -> np.ndarray:
 
 
 def _correlate_rows(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    kernel = kernel.astype(np.float32)
     radius = len(kernel) // 2
     width = image.shape[1]
     padded = np.pad(image, ((0, 0), (radius, radius)), mode="edge")
@@ -45,7 +47,8 @@ def _correlate_rows(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 
 def separable_filter(image: np.ndarray, kx: np.ndarray, ky: np.ndarray) -> np.ndarray:
-    """Correlates a 2-D float64 image with kx along rows, then ky along columns (edge replication)."""
+    """Correlates a 2-D float32 image with kx along rows, then ky along columns (edge replication),
+    in float32 with the kernels rounded to float32."""
     return _correlate_rows(_correlate_rows(image, kx).T, ky).T
 
 
@@ -59,7 +62,7 @@ def _grid_edges(planes: np.ndarray):
         a_parts.append(index[0:h - dy, x0:x1].ravel())
         b_parts.append(index[dy:h, x0 + dx:x1 + dx].ravel())
     a, b = np.concatenate(a_parts), np.concatenate(b_parts)
-    flat = planes.reshape(len(planes), -1)
+    flat = planes.reshape(len(planes), -1).astype(np.float64)
     squared = np.zeros(len(a))
     for channel in flat:
         diff = channel[a] - channel[b]
@@ -70,7 +73,7 @@ def _grid_edges(planes: np.ndarray):
 
 
 def _segment(planes: np.ndarray, k: float, min_size: int) -> np.ndarray:
-    """Felzenszwalb-Huttenlocher on float64 planes (C, H, W), smoothing already done."""
+    """Felzenszwalb-Huttenlocher on float32 planes (C, H, W), smoothing already done."""
     _, h, w = planes.shape
     a, b, weight = _grid_edges(planes)
     parent = list(range(h * w))
@@ -108,9 +111,9 @@ def _segment(planes: np.ndarray, k: float, min_size: int) -> np.ndarray:
 
 def _smooth(planes: np.ndarray, sigma: float) -> np.ndarray:
     if sigma == 0:
-        return planes.astype(np.float64)
+        return planes.astype(np.float32)
     g = gaussian_kernel(sigma)
-    return np.stack([separable_filter(p.astype(np.float64), g, g) for p in planes])
+    return np.stack([separable_filter(p.astype(np.float32), g, g) for p in planes])
 
 
 def felzenszwalb(image: np.ndarray, scale: float = 1.0, sigma: float = 0.8, min_size: int = 20) -> np.ndarray:
@@ -161,22 +164,22 @@ def convert_color(rgb: np.ndarray, color_space: str) -> np.ndarray:
 
 
 def _oriented(gx: np.ndarray, gy: np.ndarray) -> list:
-    """Derivatives along k * 45 degrees, k = 0..7: cos * gx + sin * gy."""
+    """Derivatives along k * 45 degrees, k = 0..7: cos * gx + sin * gy, in float32."""
     s = math.sqrt(0.5)
     directions = [(1.0, 0.0), (s, s), (0.0, 1.0), (-s, s), (-1.0, 0.0), (-s, -s), (0.0, -1.0), (s, -s)]
-    return [cx * gx + cy * gy for cx, cy in directions]
+    return [np.float32(cx) * gx + np.float32(cy) * gy for cx, cy in directions]
 
 
 def texture_bins(planes: np.ndarray) -> np.ndarray:
     """(H, W, 8 C) bins 0..9 of the positive oriented Gaussian derivatives (sigma 1) of each channel."""
     g, dg = gaussian_kernel(1.0), gaussian_kernel(1.0, derivative=True)
     bins = []
-    for plane in planes.astype(np.float64):
+    for plane in planes.astype(np.float32):
         gx, gy = separable_filter(plane, dg, g), separable_filter(plane, g, dg)
         for response in _oriented(gx, gy):
-            top = max(0.0, float(response.max()))
-            positive = np.maximum(0.0, response)
-            bins.append(np.minimum(9, np.floor(positive * (10.0 / top))) if top > 0 else np.zeros_like(plane))
+            top = max(np.float32(0), response.max())
+            positive = np.maximum(np.float32(0), response)
+            bins.append(np.minimum(9, np.floor(positive * (np.float32(10) / top))) if top > 0 else np.zeros_like(plane))
     return np.stack(bins, axis=-1).astype(np.uint8)
 
 
