@@ -3,7 +3,8 @@
 //
 // Graph: one vertex per pixel, 8-connected; edges are listed direction by direction (right, down,
 // down-right, down-left), each in raster order of its first pixel, and weighted by the Euclidean
-// distance between the Gaussian-smoothed colours of the two pixels (rounded to float).
+// distance between the Gaussian-smoothed colours of the two pixels (smoothing in float, the
+// distance in double, rounded to float).
 // Edges are visited by non-decreasing weight (ties: listing order). Two components C1, C2 joined by
 // an edge of weight w merge when w <= min(Int(C1) + k/|C1|, Int(C2) + k/|C2|), where Int(C) is the
 // largest edge weight of C's minimum spanning tree (0 for a single pixel). A second pass over the

@@ -53,8 +53,9 @@ def felzenszwalb(image: npt.ArrayLike, scale: float = 1.0, sigma: float = 0.8, m
     """Felzenszwalb-Huttenlocher graph-based segmentation (as ``skimage.segmentation.felzenszwalb``).
 
     Each channel is smoothed with a Gaussian of standard deviation ``sigma`` (radius
-    ``ceil(4 sigma)``, replicated borders). Pixels are the vertices of an 8-connected grid graph whose
-    edge weights are the Euclidean distances between smoothed colours on the 0..255 scale. Edges are
+    ``ceil(4 sigma)``, replicated borders, float32 arithmetic). Pixels are the vertices of an
+    8-connected grid graph whose edge weights are the Euclidean distances between smoothed colours
+    on the 0..255 scale. Edges are
     visited by non-decreasing weight; two components C1, C2 merge when the edge weight is at most
     ``min(Int(C1) + scale / |C1|, Int(C2) + scale / |C2|)``, Int(C) being the largest weight of C's
     minimum spanning tree. A second pass over the same order then merges every component smaller than
