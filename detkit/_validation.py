@@ -140,3 +140,22 @@ def as_choice(value: Any, name: str, choices: tuple) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
     return value
+
+
+def as_output(out: Any, shape: tuple, dtype: np.dtype, inputs: tuple = (), name: str = "out") -> Optional[np.ndarray]:
+    """Validates a caller-provided result buffer (None means: allocate a new array).
+
+    It must be a writeable, C-contiguous ndarray of exactly ``shape`` and ``dtype`` that shares no
+    memory with ``inputs`` (the kernel writes while it still reads them).
+    """
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype != dtype or out.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)} and dtype {np.dtype(dtype)}, got {_describe(out)}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError(f"{name} must be C-contiguous and writeable")
+    if any(np.shares_memory(out, arr) for arr in inputs):
+        raise ValueError(f"{name} must not share memory with the inputs")
+    return out
