@@ -190,6 +190,11 @@ def box_iou(boxes1: ArrayLike, boxes2: ArrayLike, offset: int = 0, *, aligned: b
     (N, M) or (N,) ndarray
         float32 if both inputs are float32, else float64.
 
+    Raises
+    ------
+    MemoryError
+        When the (N, M) result cannot be allocated (it is never computed in pieces silently).
+
     Examples
     --------
     >>> box_iou([[0, 0, 2, 2]], [[1, 0, 3, 2], [4, 4, 5, 5]])

@@ -240,3 +240,10 @@ def test_binding_rechecks_out_buffer():
         detkit._C.box_iou_pairwise(a, a, 0, 0.0, 0.0, np.empty((3, 2), np.float32))
     with pytest.raises(TypeError, match="out has the wrong dtype"):
         detkit._C.box_iou_pairwise(a, a, 0, 0.0, 0.0, np.empty((2, 2), np.float64))
+
+
+def test_result_too_large_to_allocate_raises_memory_error():
+    # 10^6 x 10^6 float32 is 3.6 TiB: refused up front by the allocator, before any kernel runs.
+    boxes = np.zeros((1_000_000, 4), np.float32)
+    with pytest.raises(MemoryError):
+        detkit.box_iou(boxes, boxes)
