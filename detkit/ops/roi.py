@@ -125,8 +125,9 @@ def _as_rois(boxes, dtype, batch: int, spatial_scale: Optional[float]) -> np.nda
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(f"boxes[:, 0] must hold integer batch indices in [0, {batch}); "
-                             f"row {i} has {index[i]!r}")
-    rois = np.ascontiguousarray(rois, dtype=dtype)
+                             f"row {i} has {float(index[i])}")
+    with np.errstate(over="ignore"):
+        rois = np.ascontiguousarray(rois, dtype=dtype)
     check_finite(rois, "boxes")  # also catches float64 values that overflow float32
     if spatial_scale is None:
         return rois
