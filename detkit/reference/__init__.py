@@ -32,3 +32,18 @@ __all__ = [
     "soft_nms",
     "batched_soft_nms",
 ]
+from detkit.reference.roi import (
+    multiscale_roi_align,
+    roi_align,
+    roi_align_backward,
+    roi_pool,
+    roi_pool_backward,
+)
+
+__all__ += [
+    "roi_align",
+    "roi_align_backward",
+    "roi_pool",
+    "roi_pool_backward",
+    "multiscale_roi_align",
+]
