@@ -114,11 +114,12 @@ void focal_backward(const T* x, const T* t, int64_t n, T alpha, T gamma, const T
 
 constexpr double kFourOverPiSquared = 4.0 / (M_PI * M_PI);
 
-// 1 where `a` is the larger (strictly), for d max(a, b)/da; likewise for min.
+// d max(a, b)/da: 1 where a is larger, 0 where smaller, 1/2 on ties (torch's convention, so the
+// gradient of touching or aligned edges matches autograd); likewise for min.
 template <class T>
-inline T wins_max(T a, T b) { return a > b ? T(1) : T(0); }
+inline T wins_max(T a, T b) { return a > b ? T(1) : (a == b ? T(0.5) : T(0)); }
 template <class T>
-inline T wins_min(T a, T b) { return a < b ? T(1) : T(0); }
+inline T wins_min(T a, T b) { return a < b ? T(1) : (a == b ? T(0.5) : T(0)); }
 
 // Loss of one pair; with Grad, also writes d(loss)/d(box p) scaled by `go` into grad[0..3].
 template <BoxLossKind K, bool Grad, class T>

@@ -17,8 +17,8 @@
 //     DIoU loss = 1 - iou + d^2 / (c^2 + eps),  d the centre distance, c the enclosing diagonal
 //     CIoU loss = DIoU loss + alpha v,  v = 4/pi^2 (atan2(w2, h2) - atan2(w1, h1))^2,
 //                 alpha = v / (1 - iou + v + eps) treated as a constant in the gradient.
-//   Box gradients are with respect to the first box; at ties of min/max the second box "wins"
-//   (the derivative there is one-sided, a set of measure zero).
+//   Box gradients are with respect to the first box; at ties of min/max each side gets half of
+//   the derivative, as torch's autograd does for minimum/maximum.
 #pragma once
 
 #include <cstdint>

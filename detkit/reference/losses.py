@@ -115,8 +115,16 @@ def box_loss(boxes1, boxes2, kind, eps=1e-7, reduction="none"):
     return _reduce(loss, reduction)
 
 
+def _wins(a, b, larger):
+    """d max(a, b)/da (larger=True) or d min(a, b)/da: 1 if a wins, 0 if b wins, 1/2 on ties."""
+    return np.where(a == b, 0.5, (a > b) if larger else (a < b)).astype(a.dtype)
+
+
 def box_loss_grad(boxes1, boxes2, kind, eps=1e-7, grad_output=1.0):
-    """(N, 4) gradient of the GIoU/DIoU/CIoU loss w.r.t. boxes1 (CIoU's alpha held constant)."""
+    """(N, 4) gradient of the GIoU/DIoU/CIoU loss w.r.t. boxes1 (CIoU's alpha held constant).
+
+    At ties of the min/max terms each box gets half of the derivative (torch's convention).
+    """
     dtype = np.asarray(boxes1).dtype
     eps = dtype.type(eps)
     k = _box_terms(boxes1, boxes2, eps)
@@ -124,12 +132,12 @@ def box_loss_grad(boxes1, boxes2, kind, eps=1e-7, grad_output=1.0):
     x1, y1, x2, y2 = a.T
     g1, h1, g2, h2 = b.T
     # d/d(x1, y1, x2, y2) of the intersection, the first box's area and the enclosing width/height.
-    d_inter = np.stack([-on * k["ih"] * (x1 > g1), -on * k["iw"] * (y1 > h1),
-                        on * k["ih"] * (x2 < g2), on * k["iw"] * (y2 < h2)], axis=1)
+    d_inter = np.stack([-on * k["ih"] * _wins(x1, g1, True), -on * k["iw"] * _wins(y1, h1, True),
+                        on * k["ih"] * _wins(x2, g2, False), on * k["iw"] * _wins(y2, h2, False)], axis=1)
     d_area = np.stack([-k["h"], -k["w"], k["h"], k["w"]], axis=1)
     zero = np.zeros_like(x1)
-    d_cw = np.stack([-(x1 < g1).astype(dtype), zero, (x2 > g2).astype(dtype), zero], axis=1)
-    d_ch = np.stack([zero, -(y1 < h1).astype(dtype), zero, (y2 > h2).astype(dtype)], axis=1)
+    d_cw = np.stack([-_wins(x1, g1, False), zero, _wins(x2, g2, True), zero], axis=1)
+    d_ch = np.stack([zero, -_wins(y1, h1, False), zero, _wins(y2, h2, True)], axis=1)
     ue = (k["union"] + eps)[:, None]
     iou = k["iou"][:, None]
     cw, ch = k["cw"][:, None], k["ch"][:, None]
