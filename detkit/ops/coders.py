@@ -7,7 +7,9 @@
   bins to distances).
 * :class:`Matcher` and :class:`BalancedPositiveNegativeSampler`, as torchvision defines them.
 
-Boxes are (N, 4) xyxy unless stated; float32 and float64 are kept (float64 when arguments differ).
+Boxes are (N, 4) xyxy unless stated; float32 and float64 are kept. Decoders return the dtype of the
+network output they decode (anchors, grids and priors are converted to it, as torchvision does);
+encoders return float64 when their arguments differ.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ def _as_columns(value: ArrayLike, n: int, width: int, name: str) -> np.ndarray:
 def _common(*arrays: np.ndarray) -> list:
     dtype = np.result_type(*arrays)
     return [a.astype(dtype, copy=False) for a in arrays]
+
+
+def _like(pred: np.ndarray, *arrays: np.ndarray) -> list:
+    """The arrays converted to the dtype of the prediction being decoded."""
+    return [pred] + [a.astype(pred.dtype, copy=False) for a in arrays]
 
 
 def _xyxy_out(cx, cy, w, h, out_fmt: str) -> np.ndarray:
@@ -145,7 +152,7 @@ class BoxCoder:
         if len(anchors) != len(codes):
             raise ValueError(f"boxes must have one row per row of rel_codes ({len(codes)}), got {len(anchors)}")
         t = codes.dtype.type
-        flat = codes.reshape(len(codes), -1, 4)
+        flat = codes.reshape(len(codes), (codes.size // len(codes) if len(codes) else codes.shape[-1]) // 4, 4)
         w = (anchors[:, 2] - anchors[:, 0])[:, None]
         h = (anchors[:, 3] - anchors[:, 1])[:, None]
         cx = anchors[:, 0][:, None] + t(0.5) * w
@@ -212,7 +219,7 @@ class SSDBoxCoder:
         if d.ndim != 2 or d.shape[1] != 4:
             raise ValueError(f"loc must have shape (N, 4), got {d.shape}")
         check_finite(d, "loc")
-        d, p = _common(d, self._priors(priors, len(d)))
+        d, p = _like(d, self._priors(priors, len(d)))
         v0, v1 = (d.dtype.type(v) for v in self.variances)
         return _xyxy_out(p[:, 0] + d[:, 0] * v0 * p[:, 2], p[:, 1] + d[:, 1] * v0 * p[:, 3],
                          p[:, 2] * np.exp(d[:, 2] * v1), p[:, 3] * np.exp(d[:, 3] * v1),
@@ -268,7 +275,7 @@ def yolo_decode(pred: ArrayLike, grid: ArrayLike, anchor_wh: ArrayLike, strides:
     check_finite(s, "strides")
     version = as_choice(version, "version", ("v2", "v3", "v5"))
     out_fmt = as_choice(out_fmt, "out_fmt", ("xyxy", "cxcywh"))
-    p, g, a, s = _common(p, g, a, s)
+    p, g, a, s = _like(p, g, a, s)
     t = p.dtype.type
     if version == "v5":
         xy = (t(2) * _sigmoid(p[:, :2]) - t(0.5) + g) * s[:, None]
@@ -309,7 +316,7 @@ def dist2bbox(distance: ArrayLike, points: ArrayLike, out_fmt: str = "xyxy") -> 
     if d.ndim != 2 or d.shape[1] != 4:
         raise ValueError(f"distance must have shape (N, 4), got {d.shape}")
     check_finite(d, "distance")
-    d, p = _common(d, _points(points, len(d)))
+    d, p = _like(d, _points(points, len(d)))
     out_fmt = as_choice(out_fmt, "out_fmt", ("xyxy", "cxcywh"))
     box = np.stack([p[:, 0] - d[:, 0], p[:, 1] - d[:, 1], p[:, 0] + d[:, 2], p[:, 1] + d[:, 3]], axis=1)
     if out_fmt == "xyxy":
