@@ -44,5 +44,7 @@ void bind_parallel(py::module_& m);
 void bind_box_iou(py::module_& m);
 void bind_nms(py::module_& m);
 void bind_roi(py::module_& m);
+void bind_anchors(py::module_& m);
+void bind_losses(py::module_& m);
 
 }  // namespace detkit::bind

@@ -17,6 +17,15 @@ from detkit.reference.boxes import (
     remove_small_boxes,
 )
 from detkit.reference.nms import batched_nms, batched_soft_nms, nms, soft_nms
+from detkit.reference.anchors import grid_anchors
+from detkit.reference.losses import (
+    box_loss,
+    box_loss_grad,
+    sigmoid_focal_loss,
+    sigmoid_focal_loss_grad,
+    smooth_l1_loss,
+    smooth_l1_loss_grad,
+)
 
 __all__ = [
     "box_area",
@@ -31,6 +40,13 @@ __all__ = [
     "batched_nms",
     "soft_nms",
     "batched_soft_nms",
+    "grid_anchors",
+    "box_loss",
+    "box_loss_grad",
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_grad",
+    "smooth_l1_loss",
+    "smooth_l1_loss_grad",
 ]
 from detkit.reference.roi import (
     multiscale_roi_align,
