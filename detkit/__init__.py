@@ -35,3 +35,6 @@ def get_num_threads() -> int:
 
 
 __all__ = ["__version__", "set_num_threads", "get_num_threads", "ops", "reference", *_ops_all]
+from detkit import proposals  # noqa: E402  (selective search, segmentation)
+
+__all__ += ["proposals"]

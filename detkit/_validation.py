@@ -159,3 +159,40 @@ def as_output(out: Any, shape: tuple, dtype: np.dtype, inputs: tuple = (), name:
     if any(np.shares_memory(out, arr) for arr in inputs):
         raise ValueError(f"{name} must not share memory with the inputs")
     return out
+
+
+def as_image(value: Any, name: str = "image", *, channels: Optional[tuple] = None) -> np.ndarray:
+    """Validates an image and returns it as a C-contiguous (H, W, C) uint8 array.
+
+    Accepts (H, W) (one channel) or (H, W, C) arrays with H, W >= 1, C in ``channels`` (any C >= 1
+    when None). uint8 is kept; other integer images must hold values in [0, 255]; float32/float64
+    images must hold finite values in [0, 1] and are mapped to uint8 by ``round(255 * x)``; other
+    dtypes (bool, float16, complex, objects) raise ``TypeError``.
+    """
+    arr = np.asarray(value)
+    if arr.dtype.kind == "f" and arr.dtype in (np.float32, np.float64):
+        check_finite(arr, name)
+        if arr.size and (arr.min() < 0 or arr.max() > 1):
+            raise ValueError(f"{name}: float images must hold values in [0, 1], got range "
+                             f"[{arr.min()}, {arr.max()}]")
+        arr = np.floor(arr.astype(np.float64) * 255.0 + 0.5).astype(np.uint8)
+    elif arr.dtype.kind in "iu" and arr.dtype != np.uint8:
+        if arr.size and (arr.min() < 0 or arr.max() > 255):
+            raise ValueError(f"{name}: integer images must hold values in [0, 255], got range "
+                             f"[{arr.min()}, {arr.max()}]")
+        arr = arr.astype(np.uint8)
+    elif arr.dtype != np.uint8:
+        raise TypeError(f"{name} must be a uint8 image (or integers in [0, 255], or float32/float64 in "
+                        f"[0, 1]), got dtype {arr.dtype}")
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3:
+        raise ValueError(f"{name} must have shape (H, W) or (H, W, C), got {_describe(arr)}")
+    if arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"{name} must be at least 1 x 1 pixels, got {_describe(arr)}")
+    if arr.shape[0] * arr.shape[1] >= 2**30:
+        raise ValueError(f"{name} must have fewer than 2**30 pixels, got {_describe(arr)}")
+    if (channels is not None and arr.shape[2] not in channels) or arr.shape[2] < 1:
+        expected = " or ".join(map(str, channels)) if channels else ">= 1"
+        raise ValueError(f"{name} must have {expected} channels, got {_describe(arr)}")
+    return np.ascontiguousarray(arr)

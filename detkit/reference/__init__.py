@@ -63,3 +63,4 @@ __all__ += [
     "roi_pool_backward",
     "multiscale_roi_align",
 ]
+from detkit.reference.proposals import felzenszwalb, selective_search  # noqa: E402

@@ -1,0 +1,3 @@
+"""Evaluation: detection metrics and proposal quality."""
+
+from detkit.eval.proposals import average_best_overlap, average_recall, best_overlaps, proposal_recall  # noqa: F401
