@@ -1,0 +1,3 @@
+"""Evaluation: COCO-style RLE masks (:mod:`detkit.eval.mask`, a drop-in for ``pycocotools.mask``)."""
+
+from detkit.eval import mask
