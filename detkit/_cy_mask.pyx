@@ -500,70 +500,105 @@ cdef inline int _iabs(int v) noexcept nogil:
     return -v if v < 0 else v
 
 
-cdef Py_ssize_t _poly_points(const double* xy, Py_ssize_t k, int* u, int* v) noexcept nogil:
-    """Upsamples the closed polygon by 5 and walks each edge pixel by pixel (along its longer
-    axis, from the lower end of that axis, rounding the other coordinate); fills u, v in edge
-    order and returns the number of points."""
-    cdef Py_ssize_t j, m = 0
-    cdef int x0, y0, x1, y1, dx, dy, t, d, xs, ys, xe, ye
-    cdef bint flip
-    cdef double s
+# Polygon rasterisation (the COCO rule): vertices are upsampled by 5 and rounded as int(5 v + 0.5);
+# every edge is walked one upsampled pixel at a time along its longer axis (from its lower end on
+# that axis, the other coordinate rounded as int(c + slope * t + 0.5)), the walks of all edges
+# forming one sequence of points. Between two consecutive points whose upsampled columns differ, the
+# left column ul is a pixel-centre column when ul = 5 x + 2 (then x is the pixel column); the
+# column toggles at row ceil(clamp((vl - 2) / 5, 0, h)), vl being the lower of the two upsampled
+# rows. Only those steps matter, so x-major edges visit every fifth step and no point is stored.
+
+cdef struct _Edge:
+    int xs, ys, dx, dy    # lower end on the walking axis; lengths
+    bint flip, xmajor
+    double s              # slope of the other coordinate per step
+
+
+cdef inline void _edge(int x0, int y0, int x1, int y1, _Edge* e) noexcept nogil:
+    e.dx = _iabs(x1 - x0)
+    e.dy = _iabs(y1 - y0)
+    e.xmajor = e.dx >= e.dy
+    e.flip = (x0 > x1) if e.xmajor else (y0 > y1)
+    if e.flip:
+        e.xs, e.ys = x1, y1
+        x1, y1 = x0, y0
+    else:
+        e.xs, e.ys = x0, y0
+    if e.xmajor:
+        e.s = <double>(y1 - e.ys) / e.dx if e.dx else 0.0  # a single point: the slope is unused
+    else:
+        e.s = <double>(x1 - e.xs) / e.dy
+
+
+cdef inline void _edge_point(const _Edge* e, int t, int* u, int* v) noexcept nogil:
+    if e.xmajor:
+        u[0] = e.xs + t
+        v[0] = <int>(e.ys + e.s * t + 0.5)
+    else:
+        v[0] = e.ys + t
+        u[0] = <int>(e.xs + e.s * t + 0.5)
+
+
+cdef inline void _toggle(int ul, int vl, uint32_t h, uint32_t w, uint32_t* a, Py_ssize_t* k) noexcept nogil:
+    cdef int64_t x, y
+    if ul < 2 or (ul - 2) % 5 != 0:
+        return
+    x = (ul - 2) // 5
+    if x > <int64_t>w - 1:
+        return
+    if vl <= 2:
+        y = 0
+    elif <int64_t>vl - 2 >= 5 * <int64_t>h:
+        y = h
+    else:
+        y = (<int64_t>vl + 2) // 5  # ceil((vl - 2) / 5)
+    a[k[0]] = <uint32_t>(x * h + y)
+    k[0] += 1
+
+
+cdef Py_ssize_t _poly_toggles(const int* px, const int* py, Py_ssize_t k, uint32_t h, uint32_t w,
+                              uint32_t* a) noexcept nogil:
+    cdef Py_ssize_t j, n = 0
+    cdef _Edge e
+    cdef int t, t1, lo, hi, u0, v0, u1, v1, pu = 0, pv = 0, last
+    cdef int64_t r
     for j in range(k):
-        x0 = <int>(5.0 * xy[2 * j] + 0.5)
-        y0 = <int>(5.0 * xy[2 * j + 1] + 0.5)
-        x1 = <int>(5.0 * xy[2 * ((j + 1) % k)] + 0.5)
-        y1 = <int>(5.0 * xy[2 * ((j + 1) % k) + 1] + 0.5)
-        dx = _iabs(x1 - x0)
-        dy = _iabs(y1 - y0)
-        flip = (dx >= dy and x0 > x1) or (dx < dy and y0 > y1)
-        if flip:
-            xs, ys, xe, ye = x1, y1, x0, y0
+        _edge(px[j], py[j], px[(j + 1) % k], py[(j + 1) % k], &e)
+        last = e.dx if e.xmajor else e.dy
+        # The step from the previous edge's last point to this edge's first point.
+        _edge_point(&e, last if e.flip else 0, &u0, &v0)
+        if j > 0 and u0 != pu:
+            _toggle(u0 if u0 < pu else u0 - 1, v0 if v0 < pv else pv, h, w, a, &n)
+        _edge_point(&e, 0 if e.flip else last, &pu, &pv)
+        if e.xmajor:
+            # Steps (t1, t1 + 1) have ul = xs + t1: visit those with ul = 5 x + 2, 0 <= x < w.
+            lo = 2 - e.xs if e.xs < 2 else 0
+            r = (<int64_t>e.xs + lo - 2) % 5
+            t1 = lo + <int>((5 - r) % 5)
+            hi = e.dx - 1
+            if <int64_t>hi > 5 * (<int64_t>w - 1) + 2 - e.xs:
+                hi = <int>(5 * (<int64_t>w - 1) + 2 - e.xs)
+            while t1 <= hi:
+                v0 = <int>(e.ys + e.s * t1 + 0.5)
+                v1 = <int>(e.ys + e.s * (t1 + 1) + 0.5)
+                _toggle(e.xs + t1, v0 if v0 < v1 else v1, h, w, a, &n)
+                t1 += 5
         else:
-            xs, ys, xe, ye = x0, y0, x1, y1
-        if dx >= dy:
-            s = <double>(ye - ys) / dx if dx else 0.0
-            for d in range(dx + 1):
-                t = dx - d if flip else d
-                u[m] = t + xs
-                v[m] = <int>(ys + s * t + 0.5)
-                m += 1
-        else:
-            s = <double>(xe - xs) / dy
-            for d in range(dy + 1):
-                t = dy - d if flip else d
-                v[m] = t + ys
-                u[m] = <int>(xs + s * t + 0.5)
-                m += 1
-    return m
+            u0 = e.xs
+            for t in range(1, e.dy + 1):
+                u1 = <int>(e.xs + e.s * t + 0.5)
+                if u1 != u0:
+                    _toggle(u0 if u0 < u1 else u1, e.ys + t - 1, h, w, a, &n)
+                u0 = u1
+    return n
 
 
-cdef Py_ssize_t _poly_counts(const int* u, const int* v, Py_ssize_t npts, uint32_t h, uint32_t w,
-                             uint32_t* a, uint32_t* out) noexcept nogil:
-    """Counts of the mask enclosed by the upsampled boundary: each step in x that lands on a
-    pixel-centre column toggles the column at the (downsampled, rounded-up) boundary row."""
-    cdef Py_ssize_t j, k = 0, m
-    cdef double xd, yd
-    for j in range(1, npts):
-        if u[j] == u[j - 1]:
-            continue
-        xd = <double>(u[j] if u[j] < u[j - 1] else u[j] - 1)
-        xd = (xd + 0.5) / 5.0 - 0.5
-        if floor(xd) != xd or xd < 0 or xd > <double>w - 1:
-            continue
-        yd = <double>(v[j] if v[j] < v[j - 1] else v[j - 1])
-        yd = (yd + 0.5) / 5.0 - 0.5
-        if yd < 0:
-            yd = 0
-        elif yd > h:
-            yd = h
-        yd = ceil(yd)
-        a[k] = <uint32_t>(<uint64_t>xd * h + <uint64_t>yd)
-        k += 1
-    a[k] = h * w
-    k += 1
-    qsort(a, k, sizeof(uint32_t), _cmp_uint32)
-    # Toggle positions -> run lengths; a repeated position toggles twice and cancels out.
+cdef Py_ssize_t _toggles_to_counts(uint32_t* a, Py_ssize_t k, uint32_t* out) noexcept nogil:
+    """Run lengths from k toggle positions (the last one is h * w); a repeated position toggles
+    twice and cancels out."""
+    cdef Py_ssize_t j, m
     cdef uint32_t prev = 0, cur
+    qsort(a, k, sizeof(uint32_t), _cmp_uint32)
     for j in range(k):
         cur = a[j]
         a[j] = cur - prev
@@ -584,36 +619,47 @@ cdef Py_ssize_t _poly_counts(const int* u, const int* v, Py_ssize_t npts, uint32
     return m
 
 
-def poly_point_count(const double[::1] xy):
-    """Number of upsampled boundary points of a polygon (bounds the work of fr_poly)."""
-    cdef Py_ssize_t k = xy.shape[0] // 2, j
-    cdef int64_t total = 0, dx, dy
-    for j in range(k):
-        dx = <int>(5.0 * xy[2 * ((j + 1) % k)] + 0.5) - <int>(5.0 * xy[2 * j] + 0.5)
-        dy = <int>(5.0 * xy[2 * ((j + 1) % k) + 1] + 0.5) - <int>(5.0 * xy[2 * j + 1] + 0.5)
-        total += max(abs(dx), abs(dy)) + 1
-    return total
-
-
-def fr_poly(const double[::1] xy, uint32_t h, uint32_t w, Py_ssize_t npts):
-    """Compressed string of the polygon (x0, y0, x1, y1, ...) rasterised into an h x w mask;
-    npts is poly_point_count(xy)."""
-    cdef Py_ssize_t k = xy.shape[0] // 2, m
+def fr_poly(const double[::1] xy, uint32_t h, uint32_t w, str where):
+    """Compressed string of the polygon (x0, y0, x1, y1, ...) rasterised into an h x w mask.
+    Coordinates must be finite with magnitude at most 1e8 (checked here)."""
+    cdef Py_ssize_t k = xy.shape[0] // 2, j, n, m
+    cdef int64_t cap = 2, work = 0
+    cdef double c
+    for j in range(2 * k):
+        c = xy[j]
+        if not (-1e8 <= c <= 1e8):
+            raise ValueError(f"{where} coordinates must be finite and within +-1e8, got {c}")
     if h == 0 or w == 0:
         return b"0"
-    cdef int* u = <int*> malloc((npts + 1) * sizeof(int))
-    cdef int* v = <int*> malloc((npts + 1) * sizeof(int))
-    cdef uint32_t* a = <uint32_t*> malloc((npts + 2) * sizeof(uint32_t))
-    cdef uint32_t* out = <uint32_t*> malloc((npts + 2) * sizeof(uint32_t))
+    cdef int* px = <int*> malloc((k + 1) * sizeof(int))
+    cdef int* py = <int*> malloc((k + 1) * sizeof(int))
+    if px == NULL or py == NULL:
+        free(px)
+        free(py)
+        raise MemoryError()
+    for j in range(k):
+        px[j] = <int>(5.0 * xy[2 * j] + 0.5)
+        py[j] = <int>(5.0 * xy[2 * j + 1] + 0.5)
+    for j in range(k):
+        cap += _iabs(px[(j + 1) % k] - px[j]) + 2
+        work += max(_iabs(px[(j + 1) % k] - px[j]), _iabs(py[(j + 1) % k] - py[j])) + 1
+    cdef uint32_t* a = NULL
+    cdef uint32_t* out = NULL
     try:
-        if u == NULL or v == NULL or a == NULL or out == NULL:
+        if work > MAX_POLY_POINTS:
+            raise ValueError(f"{where} is too long to rasterise: {work} upsampled boundary points "
+                             f"(limit {MAX_POLY_POINTS})")
+        a = <uint32_t*> malloc(cap * sizeof(uint32_t))
+        out = <uint32_t*> malloc(cap * sizeof(uint32_t))
+        if a == NULL or out == NULL:
             raise MemoryError()
         with nogil:
-            npts = _poly_points(&xy[0] if k else NULL, k, u, v)
-            m = _poly_counts(u, v, npts, h, w, a, out)
+            n = _poly_toggles(px, py, k, h, w, a)
+            a[n] = h * w
+            m = _toggles_to_counts(a, n + 1, out)
         return _to_bytes(out, m)
     finally:
-        free(u)
-        free(v)
+        free(px)
+        free(py)
         free(a)
         free(out)

@@ -12,7 +12,7 @@ byte. The COCO conventions:
 * "counts" may also be given as a list of run lengths (uncompressed RLE, as COCO crowd
   annotations), wherever an RLE is accepted; outputs always use the compressed string.
 * Boxes are ``[x, y, width, height]``; ``[0, 0, 1, 1]`` covers exactly the first pixel.
-* Polygons ``[x0, y0, x1, y1, ...]`` are rasterised as pycocotools does (``rleFrPoly``): upsampled
+* Polygons ``[x0, y0, x1, y1, ...]`` (finite coordinates within +-1e8) are rasterised as pycocotools does (``rleFrPoly``): upsampled
   by 5 with coordinates rounded as ``int(5 * v + 0.5)`` (truncation toward zero), walked pixel by
   pixel along each edge, and a pixel is inside when its centre is below the boundary crossing of its
   column, rounded up. A box is rasterised as the polygon of its four corners.
@@ -46,10 +46,6 @@ __all__ = ["encode", "decode", "merge", "area", "toBbox", "iou", "frPyObjects",
 
 RLE = dict
 RLEs = Union[RLE, Sequence[RLE]]
-
-# Polygon coordinates beyond this magnitude would overflow the 32-bit upsampled arithmetic.
-_MAX_COORD = 1e8
-
 
 def _is_many(objs: Any, name: str) -> bool:
     """True for a list/tuple of RLEs, False for one RLE dict; TypeError otherwise."""
@@ -300,15 +296,8 @@ def iou(dt: Any, gt: Any, iscrowd: Any) -> np.ndarray:
 
 def _fr_poly(poly: Any, h: int, w: int, where: str) -> RLE:
     xy = as_float_array(poly, where).astype(np.float64, copy=False).ravel()
-    check_finite(xy, where)
-    if xy.size and np.abs(xy).max() > _MAX_COORD:
-        raise ValueError(f"{where} coordinates must be within +-{_MAX_COORD:g}, got {np.abs(xy).max()}")
     xy = np.ascontiguousarray(xy[: xy.size // 2 * 2])
-    npts = _cy_mask.poly_point_count(xy)
-    if npts > _cy_mask.MAX_POLY_POINTS:
-        raise ValueError(f"{where} is too long to rasterise: {npts} upsampled boundary points "
-                         f"(limit {_cy_mask.MAX_POLY_POINTS})")
-    return _rle(h, w, _cy_mask.fr_poly(xy, h, w, npts))
+    return _rle(h, w, _cy_mask.fr_poly(xy, h, w, where))
 
 
 def _fr_bbox(boxes: np.ndarray, h: int, w: int, name: str) -> list:

@@ -271,15 +271,21 @@ def test_uncompressed_rles_match_pycocotools(counts):
     if total:
         np.testing.assert_array_equal(dm.decode(rle), pm.decode(rle))
         other = pm.encode(np.asfortranarray((np.arange(total) % 3 == 0).reshape(1, total).astype(np.uint8)))
+        n_other = len(ref.string_to_counts(other["counts"]))
         for intersect in (False, True):
-            assert dm.merge([rle, other], intersect) == pm.merge([rle, other], intersect)
-            assert dm.merge([other, rle], intersect) == pm.merge([other, rle], intersect)
+            for pair in ([rle, other], [other, rle]):
+                got = dm.merge(pair, intersect)
+                dense = np.logical_and if intersect else np.logical_or
+                np.testing.assert_array_equal(dm.decode(got), dense(pm.decode(rle), pm.decode(other)))
+                # pycocotools' merge buffer holds h * w + 1 counts: more zero runs overflow its heap.
+                if len(counts) + n_other <= total + 1:
+                    assert got == pm.merge(pair, intersect)
         np.testing.assert_array_equal(dm.iou([rle], [other], [1]), pm.iou([rle], [other], [1]))
         if dm.area(rle):
             np.testing.assert_array_equal(dm.toBbox(rle), pm.toBbox(rle))
 
 
-@given(st.lists(st.integers(0, 2**31 - 1), min_size=1, max_size=8))
+@given(st.lists(st.integers(0, 2**29 - 1) | st.integers(0, 2**31 - 1), min_size=1, max_size=8))
 def test_string_round_trip_of_large_counts(counts):
     total = sum(counts)
     if total > 2**31 - 1:
@@ -287,7 +293,8 @@ def test_string_round_trip_of_large_counts(counts):
         total = sum(counts)
     obj = {"size": [1, total], "counts": counts}
     got = dm.frPyObjects(obj, 1, 1)
-    assert got == pm.frPyObjects(obj, 1, 1)
+    if max(counts) < 2**29:  # pycocotools' string buffer holds 6 characters per count: more overflows it
+        assert got == pm.frPyObjects(obj, 1, 1)
     assert got["counts"] == ref.counts_to_string(counts)
     assert ref.string_to_counts(got["counts"]) == counts
     assert int(dm.area(got)) == sum(counts[1::2])
@@ -385,8 +392,8 @@ def test_iou_errors(dt, gt, crowd, exc, match):
     (np.zeros((2, 3)), 5, 5, ValueError, r"pyobj boxes must have shape \(N, 4\)"),
     (np.array([[0, 0, np.inf, 1]]), 5, 5, ValueError, "pyobj must be finite"),
     ([[0, 0, 1, 1], [0, 0, 1, 1, 2, 2]], 5, 5, ValueError, "read as boxes"),
-    ([[0, 0, 1, 1, 2, np.nan]], 5, 5, ValueError, r"pyobj\[0\] must be finite"),
-    ([[0, 0, 1, 1, 2, 1e9]], 5, 5, ValueError, r"pyobj\[0\] coordinates must be within"),
+    ([[0, 0, 1, 1, 2, np.nan]], 5, 5, ValueError, r"pyobj\[0\] coordinates must be finite and within"),
+    ([[0, 0, 1, 1, 2, 1e9]], 5, 5, ValueError, r"pyobj\[0\] coordinates must be finite and within \+-1e8, got 1000000000.0"),
     ([[0, 0, 1e7, 0, 1e7, 1e7, 0, 1e7] * 40], 5, 5, ValueError, "too long to rasterise"),
     ([[0, 0, 1, 1, "a", 2]], 5, 5, TypeError, "pyobj\\[0\\] must hold real numbers"),
     ([{"size": [1, 2], "counts": [1, 2]}], 5, 5, ValueError, r"pyobj\[0\]\[0\]\['counts'\] run lengths sum to 3"),
