@@ -64,3 +64,4 @@ __all__ += [
     "multiscale_roi_align",
 ]
 from detkit.reference.proposals import felzenszwalb, selective_search  # noqa: E402
+from detkit.reference import mask
