@@ -43,5 +43,6 @@ py::array_t<T> to_numpy(std::vector<T>&& values) {
 void bind_parallel(py::module_& m);
 void bind_box_iou(py::module_& m);
 void bind_nms(py::module_& m);
+void bind_coco_eval(py::module_& m);
 
 }  // namespace detkit::bind

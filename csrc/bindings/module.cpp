@@ -6,4 +6,5 @@ PYBIND11_MODULE(_C, m) {
   detkit::bind::bind_parallel(m);
   detkit::bind::bind_box_iou(m);
   detkit::bind::bind_nms(m);
+  detkit::bind::bind_coco_eval(m);
 }
