@@ -188,6 +188,17 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
         if (opt.keep_details)
           std::copy(ov, ov + D * G, st.overlaps.begin() + st.overlap_offsets[c]);
       }
+      if (G == 0) {  // fast path: nothing can match; unmatched detections out of range are ignored
+        for (int64_t d = 0; d < D; ++d) {
+          const double da = dt.area[drows[d]];
+          uint8_t* out = st.status.data() + (d0 + d) * A * T;
+          for (int64_t a = 0; a < A; ++a) {
+            const uint8_t s = (da < opt.area_ranges[2 * a] || da > opt.area_ranges[2 * a + 1]) ? 2 : 0;
+            std::fill(out + a * T, out + (a + 1) * T, s);
+          }
+        }
+        continue;
+      }
       for (int64_t a = 0; a < A; ++a) {
         const double lo = opt.area_ranges[2 * a], hi = opt.area_ranges[2 * a + 1];
         // gts visited non-ignored first (a stable partition, like a mergesort on the flag)
@@ -254,7 +265,8 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
   const int64_t T = st.num_thresholds, A0 = st.num_areas, I = opt.num_images;
   const int64_t R = static_cast<int64_t>(opt.recall_thresholds.size());
   const int64_t K = opt.out_categories, A = opt.out_areas, M = opt.out_max_dets;
-  const double eps = std::numeric_limits<double>::epsilon();
+  const int64_t nA = static_cast<int64_t>(opt.areas.size());
+  const double eps = std::numeric_limits<double>::epsilon();  // np.spacing(1)
   struct Entry {
     double score;
     int64_t rank, j;
@@ -262,59 +274,92 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
   const int64_t nk = static_cast<int64_t>(opt.categories.size());
   parallel_for(nk, 1, [&](int64_t begin, int64_t end) {
     std::vector<Entry> entries;
-    std::vector<int64_t> picked;
-    std::vector<double> rc, pr;
+    std::vector<uint8_t> block, local;  // status of the sorted detections: (n, selected area, t)
+    std::vector<int64_t> picked, ev_pos;
+    std::vector<double> ev_rc, ev_pr;
     for (int64_t k = begin; k < end; ++k) {
       const int64_t k0 = opt.categories[k];
+      if (k0 < 0 || (k0 + 1) * I > st.num_cells) throw std::invalid_argument("accumulate: category out of range");
       entries.clear();
       for (int64_t i : opt.images) {
         const int64_t c = k0 * I + i;
-        if (c < 0 || c >= st.num_cells) throw std::invalid_argument("accumulate: cell out of range");
         for (int64_t j = st.dt_offsets[c]; j < st.dt_offsets[c + 1]; ++j)
           entries.push_back({st.dt_score[j], j - st.dt_offsets[c], j});
       }
+      // the concatenation in image order, stably sorted by decreasing score (pycocotools' mergesort)
       std::stable_sort(entries.begin(), entries.end(),
                        [](const Entry& x, const Entry& y) { return x.score > y.score; });
-      for (int64_t a = 0; a < static_cast<int64_t>(opt.areas.size()); ++a) {
+      const int64_t total = static_cast<int64_t>(entries.size());
+      // A category's cells are consecutive, so its detections' statuses form one block: copy it
+      // sequentially, then reorder from the (cache-resident) block.
+      const int64_t j_lo = st.dt_offsets[k0 * I], j_hi = st.dt_offsets[k0 * I + I];
+      block.assign(st.status + j_lo * A0 * T, st.status + j_hi * A0 * T);
+      local.resize(total * nA * T);  // (selected area, t, sorted position)
+      for (int64_t n = 0; n < total; ++n) {
+        const uint8_t* src = block.data() + (entries[n].j - j_lo) * A0 * T;
+        for (int64_t a = 0; a < nA; ++a)
+          for (int64_t t = 0; t < T; ++t) local[(a * T + t) * total + n] = src[opt.areas[a] * T + t];
+      }
+      for (int64_t a = 0; a < nA; ++a) {
         const int64_t a0 = opt.areas[a];
         int64_t npig = 0;
         for (int64_t i : opt.images) npig += st.npig[(k0 * I + i) * A0 + a0];
         if (npig == 0) continue;
+        const double np_d = static_cast<double>(npig);
         for (int64_t m = 0; m < static_cast<int64_t>(opt.max_dets.size()); ++m) {
-          const int64_t max_det = opt.max_dets[m];
           picked.clear();
-          for (int64_t e = 0; e < static_cast<int64_t>(entries.size()); ++e)
-            if (entries[e].rank < max_det) picked.push_back(e);
+          for (int64_t n = 0; n < total; ++n)
+            if (entries[n].rank < opt.max_dets[m]) picked.push_back(n);
           const int64_t nd = static_cast<int64_t>(picked.size());
-          rc.resize(nd);
-          pr.resize(nd);
           for (int64_t t = 0; t < T; ++t) {
-            double tp = 0, fp = 0;
+            // Precision only rises at true positives and recall only changes there, so the
+            // curve is evaluated at those events (same divisions, same values as every point).
+            ev_pos.clear();
+            ev_rc.clear();
+            ev_pr.clear();
+            const uint8_t* row = local.data() + (a * T + t) * total;
+            int64_t tp = 0, fp = 0;
             for (int64_t n = 0; n < nd; ++n) {
-              const uint8_t s = st.status[(entries[picked[n]].j * A0 + a0) * T + t];
-              if (!(s & 2)) {
-                if (s & 1)
-                  tp += 1;
-                else
-                  fp += 1;
+              const uint8_t s = row[picked[n]];
+              const int64_t valid = !(s & 2), hit = s & valid & 1;
+              tp += hit;
+              fp += valid - hit;
+              if (hit) {  // counts are exact in double: same values as numpy's float cumsum
+                const double tpd = static_cast<double>(tp);
+                ev_pos.push_back(n);
+                ev_rc.push_back(tpd / np_d);
+                ev_pr.push_back(tpd / (static_cast<double>(fp) + tpd + eps));
               }
-              rc[n] = tp / static_cast<double>(npig);
-              pr[n] = tp / (fp + tp + eps);
             }
-            recall[((t * K + k) * A + a) * M + m] = nd ? rc[nd - 1] : 0.0;
-            for (int64_t n = nd - 1; n > 0; --n)
-              if (pr[n] > pr[n - 1]) pr[n - 1] = pr[n];
+            recall[((t * K + k) * A + a) * M + m] = nd ? static_cast<double>(tp) / np_d : 0.0;
+            const int64_t ne = static_cast<int64_t>(ev_pos.size());
+            for (int64_t e = ne - 1; e > 0; --e)
+              if (ev_pr[e] > ev_pr[e - 1]) ev_pr[e - 1] = ev_pr[e];
+            // recall at position 0 (0 unless the first detection is a true positive)
+            const double rc0 = (ne > 0 && ev_pos[0] == 0) ? ev_rc[0] : 0.0;
+            int64_t e = 0;
             for (int64_t r = 0; r < R; ++r) {
               const int64_t out = (((t * R + r) * K + k) * A + a) * M + m;
               precision[out] = 0.0;
               scores[out] = 0.0;
             }
             for (int64_t r = 0; r < R; ++r) {
-              const int64_t pi = std::lower_bound(rc.begin(), rc.end(), opt.recall_thresholds[r]) - rc.begin();
-              if (pi >= nd) break;
+              const double thr = opt.recall_thresholds[r];
               const int64_t out = (((t * R + r) * K + k) * A + a) * M + m;
-              precision[out] = pr[pi];
-              scores[out] = entries[picked[pi]].score;
+              int64_t pos;
+              double q;
+              if (nd > 0 && rc0 >= thr) {  // searchsorted gives position 0
+                pos = 0;
+                q = ne > 0 ? ev_pr[0] : 0.0;
+              } else {
+                // first event with recall >= thr (thresholds need not be sorted)
+                e = std::lower_bound(ev_rc.begin(), ev_rc.end(), thr) - ev_rc.begin();
+                if (e >= ne) break;  // past the last recall: the rest stay 0
+                pos = ev_pos[e];
+                q = ev_pr[e];
+              }
+              precision[out] = q;
+              scores[out] = entries[picked[pos]].score;
             }
           }
         }
