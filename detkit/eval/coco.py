@@ -363,6 +363,10 @@ class COCO:
                 ann["bbox"] = [x0, y0, x1 - x0, y1 - y0]
         else:
             raise ValueError("results[0] has none of 'bbox', 'segmentation', 'keypoints', 'caption'")
+        known = {c["id"] for c in self.dataset.get("categories", [])}
+        unknown = [a["category_id"] for a in anns if a.get("category_id") not in known]
+        if unknown and "categories" in res.dataset:
+            _warn_unknown_categories(len(unknown), unknown[0])
         res.dataset["annotations"] = anns
         res.createIndex()
         return res
@@ -416,9 +420,12 @@ def _check_result_columns(cols: dict, gt: dict, require_box: bool) -> None:
         raise ValueError(f"results[{i}] has image_id {int(cols['image_id'][i])}, which is not in the ground truth")
     cats = np.isin(cols["category_id"], gt["category_ids"])
     if not cats.all():
-        warnings.warn(f"{int((~cats).sum())} results have category ids absent from the ground truth "
-                      f"(e.g. {int(cols['category_id'][~cats][0])}); they are not evaluated",
-                      UserWarning, stacklevel=4)
+        _warn_unknown_categories(int((~cats).sum()), int(cols["category_id"][~cats][0]))
+
+
+def _warn_unknown_categories(count: int, example) -> None:
+    warnings.warn(f"{count} results have category ids absent from the ground truth (e.g. {example!r}); "
+                  "they are not evaluated", UserWarning, stacklevel=4)
 
 
 def _int_ids(values: list, what: str) -> np.ndarray:
