@@ -10,4 +10,5 @@ PYBIND11_MODULE(_C, m) {
   detkit::bind::bind_anchors(m);
   detkit::bind::bind_losses(m);
   detkit::bind::bind_selective_search(m);
+  detkit::bind::bind_coco_eval(m);
 }

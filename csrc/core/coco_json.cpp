@@ -1,0 +1,355 @@
+#include "core/coco_json.h"
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace detkit {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+class Scanner {
+ public:
+  Scanner(const char* data, size_t size) : p_(data), end_(data + size) {}
+
+  void ws() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+  bool at_end() {
+    ws();
+    return p_ == end_;
+  }
+  // Consumes `c` (after whitespace) if it is next.
+  bool eat(char c) {
+    ws();
+    if (p_ < end_ && *p_ == c) {
+      ++p_;
+      return true;
+    }
+    return false;
+  }
+  bool peek(char c) {
+    ws();
+    return p_ < end_ && *p_ == c;
+  }
+
+  // A string; [begin, end) of its raw (still escaped) contents.
+  bool string(const char*& begin, const char*& stop) {
+    if (!eat('"')) return false;
+    begin = p_;
+    while (p_ < end_) {
+      const char c = *p_;
+      if (c == '"') {
+        stop = p_++;
+        return true;
+      }
+      if (static_cast<unsigned char>(c) < 0x20) return false;
+      if (c == '\\') {
+        if (++p_ >= end_) return false;
+        const char e = *p_;
+        if (e == 'u') {
+          for (int i = 0; i < 4; ++i)
+            if (++p_ >= end_ || !std::isxdigit(static_cast<unsigned char>(*p_))) return false;
+        } else if (!std::strchr("\"\\/bfnrt", e)) {
+          return false;
+        }
+      }
+      ++p_;
+    }
+    return false;
+  }
+
+  // A JSON number (strict grammar), converted with correct rounding.
+  bool number(double& value) {
+    ws();
+    const char* start = p_;
+    const char* q = p_;
+    if (q < end_ && *q == '-') ++q;
+    if (q >= end_) return false;
+    if (*q == '0') {
+      ++q;
+    } else if (*q >= '1' && *q <= '9') {
+      while (q < end_ && *q >= '0' && *q <= '9') ++q;
+    } else {
+      return false;
+    }
+    if (q < end_ && *q == '.') {
+      ++q;
+      if (q >= end_ || !(*q >= '0' && *q <= '9')) return false;
+      while (q < end_ && *q >= '0' && *q <= '9') ++q;
+    }
+    if (q < end_ && (*q == 'e' || *q == 'E')) {
+      ++q;
+      if (q < end_ && (*q == '+' || *q == '-')) ++q;
+      if (q >= end_ || !(*q >= '0' && *q <= '9')) return false;
+      while (q < end_ && *q >= '0' && *q <= '9') ++q;
+    }
+    const auto res = std::from_chars(start, q, value);
+    if (res.ec != std::errc() || res.ptr != q) return false;  // also rejects overflow to inf
+    p_ = q;
+    return true;
+  }
+
+  // A number or true/false (as 1/0), e.g. for "iscrowd".
+  bool number_or_bool(double& value) {
+    ws();
+    if (match_word("true")) {
+      value = 1;
+      return true;
+    }
+    if (match_word("false")) {
+      value = 0;
+      return true;
+    }
+    return number(value);
+  }
+
+  // An integral number that fits int64 (ids: 3 and 3.0 both read as 3, like Python dict keys).
+  bool integer(int64_t& value) {
+    double v;
+    if (!number(v)) return false;
+    if (!(v == std::floor(v)) || std::fabs(v) > 9007199254740992.0) return false;
+    value = static_cast<int64_t>(v);
+    return true;
+  }
+
+  // [n0, n1, ...] of numbers appended to out; count returned in n.
+  bool number_array(std::vector<double>& out, int64_t& n) {
+    if (!eat('[')) return false;
+    n = 0;
+    if (eat(']')) return true;
+    do {
+      double v;
+      if (!number(v)) return false;
+      out.push_back(v);
+      ++n;
+    } while (eat(','));
+    return eat(']');
+  }
+
+  bool skip_value(int depth = 0) {
+    if (depth > 512) return false;
+    ws();
+    if (p_ >= end_) return false;
+    const char c = *p_;
+    if (c == '"') {
+      const char *b, *e;
+      return string(b, e);
+    }
+    if (c == '{') {
+      ++p_;
+      if (eat('}')) return true;
+      do {
+        const char *b, *e;
+        if (!string(b, e) || !eat(':') || !skip_value(depth + 1)) return false;
+      } while (eat(','));
+      return eat('}');
+    }
+    if (c == '[') {
+      ++p_;
+      if (eat(']')) return true;
+      do {
+        if (!skip_value(depth + 1)) return false;
+      } while (eat(','));
+      return eat(']');
+    }
+    if (match_word("true") || match_word("false") || match_word("null")) return true;
+    double v;
+    return number(v);
+  }
+
+  // Iterates the members of an object: fn(key_begin, key_end) must consume the value.
+  template <class F>
+  bool object(F&& fn) {
+    if (!eat('{')) return false;
+    if (eat('}')) return true;
+    do {
+      const char *b, *e;
+      if (!string(b, e) || !eat(':')) return false;
+      if (!fn(b, e)) return false;
+    } while (eat(','));
+    return eat('}');
+  }
+
+  // Iterates the elements of an array: fn() must consume each element.
+  template <class F>
+  bool array(F&& fn) {
+    if (!eat('[')) return false;
+    if (eat(']')) return true;
+    do {
+      if (!fn()) return false;
+    } while (eat(','));
+    return eat(']');
+  }
+
+ private:
+  bool match_word(const char* w) {
+    const size_t n = std::strlen(w);
+    if (static_cast<size_t>(end_ - p_) >= n && std::memcmp(p_, w, n) == 0) {
+      p_ += n;
+      return true;
+    }
+    return false;
+  }
+
+  const char* p_;
+  const char* end_;
+};
+
+bool key_is(const char* b, const char* e, const char* name) {
+  const size_t n = std::strlen(name);
+  return static_cast<size_t>(e - b) == n && std::memcmp(b, name, n) == 0;
+}
+
+// Reads [x, y, w, h] into four slots; false unless exactly four numbers.
+bool read_box(Scanner& s, double* box) {
+  if (!s.eat('[')) return false;
+  for (int i = 0; i < 4; ++i)
+    if ((i > 0 && !s.eat(',')) || !s.number(box[i])) return false;
+  return s.eat(']');
+}
+
+// Reads a keypoint array into row `row` of `out`, fixing the row length on first use.
+bool read_keypoints(Scanner& s, std::vector<double>& row, int64_t& width) {
+  row.clear();
+  int64_t n = 0;
+  if (!s.number_array(row, n)) return false;
+  if (width < 0) width = n;
+  return n == width;
+}
+
+// Appends NaN-filled keypoint rows so `keypoints` holds `rows` complete rows.
+void pad_keypoints(std::vector<double>& keypoints, int64_t width, int64_t rows) {
+  if (width >= 0) keypoints.resize(static_cast<size_t>(rows * width), kNaN);
+}
+
+}  // namespace
+
+bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out) {
+  Scanner s(data, size);
+  std::vector<double> kp;
+  const bool ok = s.array([&]() {
+    int64_t image_id = 0, category_id = 0;
+    bool have_image = false, have_category = false, have_box = false, have_score = false, have_kp = false;
+    double box[4] = {kNaN, kNaN, kNaN, kNaN}, score = kNaN;
+    const bool obj = s.object([&](const char* b, const char* e) {
+      if (key_is(b, e, "image_id")) return have_image = s.integer(image_id);
+      if (key_is(b, e, "category_id")) return have_category = s.integer(category_id);
+      if (key_is(b, e, "bbox")) return have_box = read_box(s, box);
+      if (key_is(b, e, "score")) return have_score = s.number(score);
+      if (key_is(b, e, "keypoints")) return have_kp = read_keypoints(s, kp, out.num_keypoint_values);
+      if (key_is(b, e, "segmentation")) return false;  // masks: the general path handles them
+      return s.skip_value();
+    });
+    if (!obj || !have_image || !have_category) return false;
+    const int64_t row = out.size();
+    out.image_id.push_back(image_id);
+    out.category_id.push_back(category_id);
+    out.bbox.insert(out.bbox.end(), box, box + 4);
+    out.score.push_back(score);
+    out.has_bbox.push_back(have_box);
+    out.has_score.push_back(have_score);
+    out.has_keypoints.push_back(have_kp);
+    if (out.num_keypoint_values >= 0) {
+      pad_keypoints(out.keypoints, out.num_keypoint_values, row);
+      if (have_kp)
+        out.keypoints.insert(out.keypoints.end(), kp.begin(), kp.end());
+      else
+        pad_keypoints(out.keypoints, out.num_keypoint_values, row + 1);
+    }
+    return true;
+  });
+  return ok && s.at_end();
+}
+
+bool parse_coco_instances(const char* data, size_t size, CocoInstanceColumns& out) {
+  Scanner s(data, size);
+  std::vector<double> kp;
+  auto image = [&]() {
+    int64_t id = 0;
+    bool have_id = false;
+    const bool obj = s.object([&](const char* b, const char* e) {
+      if (key_is(b, e, "id")) return have_id = s.integer(id);
+      return s.skip_value();
+    });
+    if (!obj || !have_id) return false;
+    out.image_id.push_back(id);
+    return true;
+  };
+  auto category = [&]() {
+    int64_t id = 0;
+    bool have_id = false;
+    const bool obj = s.object([&](const char* b, const char* e) {
+      if (key_is(b, e, "id")) return have_id = s.integer(id);
+      return s.skip_value();
+    });
+    if (!obj || !have_id) return false;
+    out.category_id.push_back(id);
+    return true;
+  };
+  auto annotation = [&]() {
+    int64_t id = 0, image_id = 0, category_id = 0;
+    bool have_id = false, have_image = false, have_category = false, have_box = false, have_area = false,
+         have_crowd = false, have_ignore = false, have_nkp = false, have_kp = false;
+    double box[4] = {kNaN, kNaN, kNaN, kNaN}, area = kNaN, crowd = 0, ignore = 0, nkp = kNaN;
+    const bool obj = s.object([&](const char* b, const char* e) {
+      if (key_is(b, e, "id")) return have_id = s.integer(id);
+      if (key_is(b, e, "image_id")) return have_image = s.integer(image_id);
+      if (key_is(b, e, "category_id")) return have_category = s.integer(category_id);
+      if (key_is(b, e, "bbox")) return have_box = read_box(s, box);
+      if (key_is(b, e, "area")) return have_area = s.number(area);
+      if (key_is(b, e, "iscrowd")) return have_crowd = s.number_or_bool(crowd);
+      if (key_is(b, e, "ignore")) return have_ignore = s.number_or_bool(ignore);
+      if (key_is(b, e, "num_keypoints")) return have_nkp = s.number(nkp);
+      if (key_is(b, e, "keypoints")) return have_kp = read_keypoints(s, kp, out.num_keypoint_values);
+      return s.skip_value();
+    });
+    if (!obj || !have_id || !have_image || !have_category) return false;
+    const int64_t row = static_cast<int64_t>(out.id.size());
+    out.id.push_back(id);
+    out.ann_image_id.push_back(image_id);
+    out.ann_category_id.push_back(category_id);
+    out.bbox.insert(out.bbox.end(), box, box + 4);
+    out.area.push_back(area);
+    out.iscrowd.push_back(crowd);
+    out.ignore.push_back(ignore);
+    out.num_keypoints.push_back(nkp);
+    out.has_bbox.push_back(have_box);
+    out.has_area.push_back(have_area);
+    out.has_iscrowd.push_back(have_crowd);
+    out.has_ignore.push_back(have_ignore);
+    out.has_num_keypoints.push_back(have_nkp);
+    out.has_keypoints.push_back(have_kp);
+    if (out.num_keypoint_values >= 0) {
+      pad_keypoints(out.keypoints, out.num_keypoint_values, row);
+      if (have_kp)
+        out.keypoints.insert(out.keypoints.end(), kp.begin(), kp.end());
+      else
+        pad_keypoints(out.keypoints, out.num_keypoint_values, row + 1);
+    }
+    return true;
+  };
+  const bool ok = s.object([&](const char* b, const char* e) {
+    // a repeated key replaces the earlier value, as in Python's json module
+    if (key_is(b, e, "images")) {
+      out.image_id.clear();
+      return out.has_images = s.array(image);
+    }
+    if (key_is(b, e, "categories")) {
+      out.category_id.clear();
+      return out.has_categories = s.array(category);
+    }
+    if (key_is(b, e, "annotations")) {
+      if (out.has_annotations) return false;  // rare: let the general parser handle it
+      return out.has_annotations = s.array(annotation);
+    }
+    return s.skip_value();
+  });
+  return ok && s.at_end();
+}
+
+}  // namespace detkit
