@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <type_traits>
 #include <vector>
@@ -46,8 +47,8 @@ void pool_bins(const T* rois, int64_t num_rois, const RoiShape& shape, double sp
 
 // One row of bins of one RoI on one plane: rows [hs, he) (non-empty), columns [c0, c0 + span)
 // (span > 0) cut into bins by c_edge. First the maximum of each column over the rows, then per bin
-// the maximum of its columns. With kArgmax, the column maxima keep their first row and a bin
-// takes the best column maximum by larger value, then smaller row, then smaller column: the
+// the maximum of its columns. With kArgmax, the column maxima keep their first row and a bin's
+// argmax is, among its columns at the maximum, the smallest row then the smallest column: the
 // row-major first maximum of the bin. Selects are written branch-free with integer masks, the
 // form GCC vectorises (float32).
 template <bool kArgmax, class T, class Row>
@@ -58,35 +59,38 @@ void pool_bin_row(const T* __restrict plane, int64_t width, int64_t hs, int64_t 
   for (int64_t h = hs; h < he; ++h) {
     const T* __restrict src = plane + h * width + c0;
     const Row hr = static_cast<Row>(h);
-    const bool first_row = h == hs;
-    for (int64_t j = 0; j < span; ++j) {
-      const T v = src[j], m = first_row ? lowest : best[j];
-      best[j] = v > m ? v : m;
-      if (kArgmax) {
-        const Row mask = -static_cast<Row>(v > m);
-        best_row[j] = (hr & mask) | ((first_row ? Row(-1) : best_row[j]) & ~mask);
+    if (h == hs) {
+      for (int64_t j = 0; j < span; ++j) {
+        const T v = src[j];
+        best[j] = v > lowest ? v : lowest;
+        if (kArgmax) best_row[j] = (hr & -static_cast<Row>(v > lowest)) | (Row(-1) & ~-static_cast<Row>(v > lowest));
+      }
+    } else {
+      for (int64_t j = 0; j < span; ++j) {
+        const T v = src[j], m = best[j];
+        best[j] = v > m ? v : m;
+        if (kArgmax) best_row[j] = (hr & -static_cast<Row>(v > m)) | (best_row[j] & ~-static_cast<Row>(v > m));
       }
     }
   }
   for (int64_t pw = 0; pw < pw_n; ++pw) {
     const int64_t ws = c_edge[2 * pw] - c0, we = c_edge[2 * pw + 1] - c0;
     T value = we > ws ? lowest : T(0);
-    Row row = -1;
-    int64_t col = -1;
-    for (int64_t j = ws; j < we; ++j) {
-      const T v = best[j];
-      if (kArgmax) {
-        const Row r = best_row[j];
-        const bool take = (r >= 0) & ((v > value) | ((v == value) & (r < row)));
-        value = take ? v : value;
-        row = take ? r : row;
-        col = take ? j : col;
-      } else {
-        value = v > value ? v : value;
-      }
-    }
+    for (int64_t j = ws; j < we; ++j) value = best[j] > value ? best[j] : value;
     out[pw] = value;
-    if (kArgmax) arg[pw] = row >= 0 ? row * width + c0 + col : -1;
+    if (kArgmax) {
+      // Among the columns holding the maximum, the smallest row, then the smallest column. A bin
+      // where nothing exceeded -FLT_MAX only has rows -1 at its maximum, giving -1.
+      Row row = std::numeric_limits<Row>::max();
+      int64_t col = 0;
+      for (int64_t j = ws; j < we; ++j) {
+        const Row r = best[j] == value ? best_row[j] : std::numeric_limits<Row>::max();
+        col = r < row ? j : col;
+        row = r < row ? r : row;
+      }
+      const bool found = row >= 0 && row != std::numeric_limits<Row>::max();
+      arg[pw] = found ? row * width + c0 + col : -1;
+    }
   }
 }
 
