@@ -84,7 +84,7 @@ py::array_t<T> roi_align_backward_binding(const CArray<T>& grad_output, const CA
 
 template <class T>
 py::tuple roi_pool_binding(const CArray<T>& input, const CArray<T>& rois, int64_t pooled_height,
-                           int64_t pooled_width, double spatial_scale) {
+                           int64_t pooled_width, double spatial_scale, bool with_argmax) {
   require_ndim(input, 4, "input");
   const int64_t k = rows_of(rois, 5, "rois");
   const RoiShape shape = roi_shape(input.shape(0), input.shape(1), input.shape(2), input.shape(3),
@@ -92,11 +92,16 @@ py::tuple roi_pool_binding(const CArray<T>& input, const CArray<T>& rois, int64_
   const std::vector<py::ssize_t> dims = {k, shape.channels, std::max<int64_t>(pooled_height, 0),
                                          std::max<int64_t>(pooled_width, 0)};
   py::array_t<T> out(dims);
-  py::array_t<int64_t> argmax(dims);
+  py::object argmax = py::none();
+  int64_t* a = nullptr;
+  if (with_argmax) {
+    py::array_t<int64_t> arr(dims);
+    a = arr.mutable_data();
+    argmax = arr;
+  }
   const T* in = input.data();
   const T* r = rois.data();
   T* o = out.mutable_data();
-  int64_t* a = argmax.mutable_data();
   run_kernel([&] { roi_pool_forward<T>(in, r, k, shape, spatial_scale, o, a); });
   return py::make_tuple(out, argmax);
 }
@@ -130,7 +135,7 @@ void define(py::module_& m) {
         py::arg("batch"), py::arg("height"), py::arg("width"), py::arg("spatial_scale"),
         py::arg("sampling_ratio"), py::arg("aligned"));
   m.def("roi_pool", &roi_pool_binding<T>, py::arg("input"), py::arg("rois"), py::arg("pooled_height"),
-        py::arg("pooled_width"), py::arg("spatial_scale"));
+        py::arg("pooled_width"), py::arg("spatial_scale"), py::arg("with_argmax"));
   m.def("roi_pool_backward", &roi_pool_backward_binding<T>, py::arg("grad_output"), py::arg("argmax"),
         py::arg("rois"), py::arg("batch"), py::arg("height"), py::arg("width"));
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <type_traits>
 #include <vector>
@@ -44,6 +45,55 @@ void pool_bins(const T* rois, int64_t num_rois, const RoiShape& shape, double sp
   }
 }
 
+// One row of bins of one RoI on one plane: rows [hs, he) (non-empty), columns [c0, c0 + span)
+// (span > 0) cut into bins by c_edge. First the maximum of each column over the rows, then per bin
+// the maximum of its columns. With kArgmax, the column maxima keep their first row and a bin's
+// argmax is, among its columns at the maximum, the smallest row then the smallest column: the
+// row-major first maximum of the bin. Selects are written branch-free with integer masks, the
+// form GCC vectorises (float32).
+template <bool kArgmax, class T, class Row>
+void pool_bin_row(const T* __restrict plane, int64_t width, int64_t hs, int64_t he, int64_t c0, int64_t span,
+                  const int64_t* c_edge, int64_t pw_n, T* __restrict best, Row* __restrict best_row,
+                  T* out, int64_t* arg) {
+  const T lowest = static_cast<T>(-FLT_MAX);
+  for (int64_t h = hs; h < he; ++h) {
+    const T* __restrict src = plane + h * width + c0;
+    const Row hr = static_cast<Row>(h);
+    if (h == hs) {
+      for (int64_t j = 0; j < span; ++j) {
+        const T v = src[j];
+        best[j] = v > lowest ? v : lowest;
+        if (kArgmax) best_row[j] = (hr & -static_cast<Row>(v > lowest)) | (Row(-1) & ~-static_cast<Row>(v > lowest));
+      }
+    } else {
+      for (int64_t j = 0; j < span; ++j) {
+        const T v = src[j], m = best[j];
+        best[j] = v > m ? v : m;
+        if (kArgmax) best_row[j] = (hr & -static_cast<Row>(v > m)) | (best_row[j] & ~-static_cast<Row>(v > m));
+      }
+    }
+  }
+  for (int64_t pw = 0; pw < pw_n; ++pw) {
+    const int64_t ws = c_edge[2 * pw] - c0, we = c_edge[2 * pw + 1] - c0;
+    T value = we > ws ? lowest : T(0);
+    for (int64_t j = ws; j < we; ++j) value = best[j] > value ? best[j] : value;
+    out[pw] = value;
+    if (kArgmax) {
+      // Among the columns holding the maximum, the smallest row, then the smallest column. A bin
+      // where nothing exceeded -FLT_MAX only has rows -1 at its maximum, giving -1.
+      Row row = std::numeric_limits<Row>::max();
+      int64_t col = 0;
+      for (int64_t j = ws; j < we; ++j) {
+        const Row r = best[j] == value ? best_row[j] : std::numeric_limits<Row>::max();
+        col = r < row ? j : col;
+        row = r < row ? r : row;
+      }
+      const bool found = row >= 0 && row != std::numeric_limits<Row>::max();
+      arg[pw] = found ? row * width + c0 + col : -1;
+    }
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -56,18 +106,14 @@ void roi_pool_forward(const T* input, const T* rois, int64_t num_rois, const Roi
   pool_bins(rois, num_rois, shape, spatial_scale, rows, cols);
   const RoisByImage groups = group_rois_by_image(rois, num_rois, shape.batch);
   const int64_t ph_n = shape.pooled_height, pw_n = shape.pooled_width, width = shape.width;
-  const T lowest = static_cast<T>(-FLT_MAX);
   for_each_plane_chunk(shape, groups, [&](int64_t b, int64_t c, const int64_t* first, const int64_t* last) {
     const T* plane = input + (b * shape.channels + c) * shape.plane();
-    // Per bin row: the maximum of each column over the bin's rows (first row on ties), then per
-    // bin the best column maximum (larger value, then smaller row, then smaller column): the
-    // row-major first maximum of the bin.
     std::vector<T> col_max(static_cast<size_t>(width));
     std::vector<Row> col_row(static_cast<size_t>(width));
     for (const int64_t* it = first; it != last; ++it) {
       const int64_t k = *it;
       T* out = output + (k * shape.channels + c) * shape.bins();
-      int64_t* arg = argmax + (k * shape.channels + c) * shape.bins();
+      int64_t* arg = argmax ? argmax + (k * shape.channels + c) * shape.bins() : nullptr;
       const int64_t* r_edge = rows.data() + k * ph_n * 2;
       const int64_t* c_edge = cols.data() + k * pw_n * 2;
       const int64_t c0 = c_edge[0], span = c_edge[2 * pw_n - 1] - c0;
@@ -75,42 +121,15 @@ void roi_pool_forward(const T* input, const T* rois, int64_t num_rois, const Roi
         const int64_t hs = r_edge[2 * ph], he = r_edge[2 * ph + 1];
         if (he <= hs || span <= 0) {
           std::fill(out + ph * pw_n, out + (ph + 1) * pw_n, T(0));
-          std::fill(arg + ph * pw_n, arg + (ph + 1) * pw_n, int64_t{-1});
+          if (arg) std::fill(arg + ph * pw_n, arg + (ph + 1) * pw_n, int64_t{-1});
           continue;
         }
-        T* best = col_max.data();
-        Row* best_row = col_row.data();
-        std::fill(best, best + span, lowest);
-        std::fill(best_row, best_row + span, Row(-1));
-        for (int64_t h = hs; h < he; ++h) {
-          const T* src = plane + h * width + c0;
-          const Row hr = static_cast<Row>(h);
-          for (int64_t j = 0; j < span; ++j) {
-            // Written with an integer mask: GCC vectorises this form (float32), not a ternary.
-            const T v = src[j], m = best[j];
-            const Row mask = -static_cast<Row>(v > m);
-            best[j] = v > m ? v : m;
-            best_row[j] = (hr & mask) | (best_row[j] & ~mask);
-          }
-        }
-        for (int64_t pw = 0; pw < pw_n; ++pw) {
-          const int64_t ws = c_edge[2 * pw], we = c_edge[2 * pw + 1];
-          T value = T(0);
-          int64_t index = -1;
-          if (we > ws) {
-            value = lowest;
-            Row row = -1;
-            for (int64_t j = ws - c0; j < we - c0; ++j) {
-              if (best_row[j] >= 0 && (best[j] > value || (best[j] == value && best_row[j] < row))) {
-                value = best[j];
-                row = best_row[j];
-                index = row * width + c0 + j;
-              }
-            }
-          }
-          out[ph * pw_n + pw] = value;
-          arg[ph * pw_n + pw] = index;
-        }
+        if (arg)
+          pool_bin_row<true>(plane, width, hs, he, c0, span, c_edge, pw_n, col_max.data(), col_row.data(),
+                             out + ph * pw_n, arg + ph * pw_n);
+        else
+          pool_bin_row<false>(plane, width, hs, he, c0, span, c_edge, pw_n, col_max.data(), col_row.data(),
+                              out + ph * pw_n, arg);
       }
     }
   });

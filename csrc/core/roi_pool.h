@@ -15,7 +15,7 @@
 
 namespace detkit {
 
-// output and argmax: (K, C, pooled_height, pooled_width). Throws std::invalid_argument when
+// output and argmax: (K, C, pooled_height, pooled_width); argmax may be null (not computed). Throws std::invalid_argument when
 // check_rois rejects the RoIs or shape.
 template <class T>
 void roi_pool_forward(const T* input, const T* rois, int64_t num_rois, const RoiShape& shape,

@@ -343,7 +343,7 @@ def roi_pool(input: ArrayLike, boxes: BoxesLike, output_size: SizeLike, spatial_
     if not isinstance(return_argmax, (bool, np.bool_)):
         raise TypeError(f"return_argmax must be a bool, got {return_argmax!r}")
     rois = _as_rois(boxes, x.dtype, x.shape[0], scale)
-    out, argmax = _C.roi_pool(x, rois, size[0], size[1], scale)
+    out, argmax = _C.roi_pool(x, rois, size[0], size[1], scale, bool(return_argmax))
     return (out, argmax) if return_argmax else out
 
 

@@ -439,7 +439,7 @@ def test_native_layer_rechecks_what_would_be_undefined_behaviour():
     with pytest.raises(ValueError, match="batch index must be an integer"):
         _C.roi_align(X, np.array([[5, 0, 0, 1, 1]], np.float32), 2, 2, 1.0, 2, False)
     with pytest.raises(ValueError, match="corners must be finite"):
-        _C.roi_pool(X, np.array([[0, 0, 0, np.nan, 1]], np.float32), 2, 2, 1.0)
+        _C.roi_pool(X, np.array([[0, 0, 0, np.nan, 1]], np.float32), 2, 2, 1.0, True)
     with pytest.raises(ValueError, match="output_size must be >= 1"):
         _C.roi_align(X, ROIS, 0, 2, 1.0, 2, False)
     with pytest.raises(ValueError, match="argmax must be in"):
