@@ -45,5 +45,6 @@ void bind_box_iou(py::module_& m);
 void bind_nms(py::module_& m);
 void bind_anchors(py::module_& m);
 void bind_losses(py::module_& m);
+void bind_coders(py::module_& m);
 
 }  // namespace detkit::bind

@@ -8,4 +8,5 @@ PYBIND11_MODULE(_C, m) {
   detkit::bind::bind_nms(m);
   detkit::bind::bind_anchors(m);
   detkit::bind::bind_losses(m);
+  detkit::bind::bind_coders(m);
 }

@@ -40,6 +40,27 @@ DETKIT_ALWAYS_INLINE float exp_nonpositive(float x) {
   return x < -87.3f ? 0.0f : y * scale;
 }
 
+// exp(x) for any x: 0 below -87.3, +inf above 88.72 (the float32 range). The scale 2^n is
+// applied in two halves so that n = 128 does not overflow the exponent field.
+DETKIT_ALWAYS_INLINE float exp_any(float x) {
+  const float clamped = x < -87.3f ? -87.3f : (x > 88.72f ? 88.72f : x);
+  const float n = (clamped * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  float r = clamped - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float y = p * (r * r) + r + 1.0f;
+  const int32_t ni = static_cast<int32_t>(n);
+  const int32_t half = ni / 2;
+  const float scaled = (y * bits_to_float((half + 127) << 23)) * bits_to_float((ni - half + 127) << 23);
+  const float inf = bits_to_float(0x7f800000);
+  return x < -87.3f ? 0.0f : (x > 88.72f ? inf : scaled);
+}
+
 // log(1 + f) for f in [-0.2929, 0.4142] (Cephes logf kernel).
 DETKIT_ALWAYS_INLINE float log1p_reduced(float f) {
   const float z = f * f;
@@ -63,6 +84,24 @@ DETKIT_ALWAYS_INLINE float log1p_unit(float e) {
   const float f = high ? (e - 1.0f) * 0.5f : e;
   const float y = log1p_reduced(f);
   return high ? (y + -2.12194440e-4f) + 0.693359375f : y;
+}
+
+// log(x) for x >= 0 (subnormals included): -inf at 0, +inf at +inf, NaN for x < 0 or NaN.
+DETKIT_ALWAYS_INLINE float log_any(float x) {
+  const bool tiny = x < 1.17549435e-38f;
+  const float scaled = tiny ? x * 8388608.0f : x;  // 2^23 lifts subnormals into the normal range
+  int32_t bits;
+  std::memcpy(&bits, &scaled, sizeof bits);
+  int32_t e = ((bits >> 23) & 0xff) - 127 - (tiny ? 23 : 0);
+  float m = bits_to_float((bits & 0x007fffff) | 0x3f800000);  // mantissa in [1, 2)
+  const bool high = m > 1.41421356f;
+  m = high ? m * 0.5f : m;
+  e = high ? e + 1 : e;
+  const float fe = static_cast<float>(e);
+  const float y = (log1p_reduced(m - 1.0f) + fe * -2.12194440e-4f) + fe * 0.693359375f;
+  const float inf = bits_to_float(0x7f800000);
+  const float nan = bits_to_float(0x7fc00000);
+  return x == 0.0f ? -inf : (x == inf ? inf : (x > 0.0f ? y : nan));
 }
 
 // atan2(y, x) for x >= 0, in [-pi/2, pi/2] (Cephes atanf after reduction by tan(pi/8) and
