@@ -48,5 +48,6 @@ void bind_anchors(py::module_& m);
 void bind_losses(py::module_& m);
 void bind_selective_search(py::module_& m);
 void bind_coco_eval(py::module_& m);
+void bind_coders(py::module_& m);
 
 }  // namespace detkit::bind

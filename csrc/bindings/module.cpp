@@ -11,4 +11,5 @@ PYBIND11_MODULE(_C, m) {
   detkit::bind::bind_losses(m);
   detkit::bind::bind_selective_search(m);
   detkit::bind::bind_coco_eval(m);
+  detkit::bind::bind_coders(m);
 }

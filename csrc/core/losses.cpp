@@ -3,35 +3,65 @@
 #include <cmath>
 #include <vector>
 
+#include "core/fastmath.h"
 #include "core/parallel.h"
 
 namespace detkit {
 
 namespace {
 
-// Work is split in chunks of kChunk elements; each chunk sums its losses in double, and the chunk
-// sums are added in chunk order, so a reduced loss is the same for any thread count.
+// Work is split in chunks of kChunk elements; each chunk sums its losses in double (eight fixed
+// lanes, then a fixed combination), and the chunk sums are added in chunk order, so a reduced loss
+// is the same for any thread count.
 constexpr int64_t kChunk = 1 << 14;
 
-template <class F>
-double chunked_sum(int64_t n, F&& chunk_sum) {
+template <class T>
+double sum_of(const T* v, int64_t n) {
+  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) lane[k] += static_cast<double>(v[i + k]);
+  for (; i < n; ++i) lane[0] += static_cast<double>(v[i]);
+  return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
+}
+
+// Runs fill(begin, end, dst) over chunks, dst receiving the chunk's per-element losses (into
+// `out` when given, else a scratch buffer), and returns the ordered sum of all losses.
+template <class T, class F>
+double chunked_losses(int64_t n, T* out, F&& fill) {
   if (n <= 0) return 0.0;
   std::vector<double> partial(static_cast<size_t>((n + kChunk - 1) / kChunk), 0.0);
   parallel_for(n, kChunk, [&](int64_t begin, int64_t end) {
-    for (int64_t c = begin; c < end; c += kChunk)
-      partial[static_cast<size_t>(c / kChunk)] = chunk_sum(c, std::min(end, c + kChunk));
+    std::vector<T> scratch(out ? 0 : static_cast<size_t>(std::min(kChunk, end - begin)));
+    for (int64_t c = begin; c < end; c += kChunk) {
+      const int64_t stop = std::min(end, c + kChunk);
+      T* dst = out ? out + c : scratch.data();
+      fill(c, stop, dst);
+      partial[static_cast<size_t>(c / kChunk)] = sum_of(dst, stop - c);
+    }
   });
   double total = 0.0;
   for (double p : partial) total += p;
   return total;
 }
 
-template <class F>
-void chunked_apply(int64_t n, F&& fn) {
-  parallel_for(n, kChunk, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) fn(i);
-  });
-}
+// Elementary functions: vectorisable polynomials for float32, libm for float64.
+template <class T>
+struct Math;
+
+template <>
+struct Math<float> {
+  static float exp_nonpositive(float x) { return fastmath::exp_nonpositive(x); }
+  static float log1p_unit(float e) { return fastmath::log1p_unit(e); }
+  static float atan2_right(float y, float x) { return fastmath::atan2_right(y, x); }
+};
+
+template <>
+struct Math<double> {
+  static double exp_nonpositive(double x) { return std::exp(x); }
+  static double log1p_unit(double e) { return std::log1p(e); }
+  static double atan2_right(double y, double x) { return std::atan2(y, x); }
+};
 
 // ---- sigmoid focal loss ------------------------------------------------------------------------
 
@@ -39,7 +69,7 @@ void chunked_apply(int64_t n, F&& fn) {
 enum class Power { kSquare, kGeneral };
 
 template <Power P, class T>
-inline T power(T base, T gamma) {
+DETKIT_ALWAYS_INLINE T power(T base, T gamma) {
   if constexpr (P == Power::kSquare) {
     (void)gamma;
     return base * base;
@@ -50,7 +80,7 @@ inline T power(T base, T gamma) {
 
 // d(base^gamma)/d(base).
 template <Power P, class T>
-inline T power_derivative(T base, T gamma) {
+DETKIT_ALWAYS_INLINE T power_derivative(T base, T gamma) {
   if constexpr (P == Power::kSquare) {
     (void)gamma;
     return T(2) * base;
@@ -71,11 +101,11 @@ struct FocalTerms {
 };
 
 template <class T>
-inline FocalTerms<T> focal_terms(T x, T t, T alpha) {
-  const T e = std::exp(-std::fabs(x));
+DETKIT_ALWAYS_INLINE FocalTerms<T> focal_terms(T x, T t, T alpha) {
+  const T e = Math<T>::exp_nonpositive(x < T(0) ? x : -x);
   const T inv = T(1) / (T(1) + e);
   FocalTerms<T> f;
-  f.ce = (x > T(0) ? x : T(0)) - x * t + std::log1p(e);
+  f.ce = ((x > T(0) ? x : T(0)) - x * t) + Math<T>::log1p_unit(e);
   f.p = x >= T(0) ? inv : e * inv;
   f.q = x >= T(0) ? e * inv : inv;
   f.base = f.p * (T(1) - t) + f.q * t;
@@ -85,29 +115,50 @@ inline FocalTerms<T> focal_terms(T x, T t, T alpha) {
 
 template <Power P, class T>
 double focal_forward(const T* x, const T* t, int64_t n, T alpha, T gamma, T* out) {
-  return chunked_sum(n, [&](int64_t begin, int64_t end) {
-    double sum = 0.0;
+  return chunked_losses(n, out, [&](int64_t begin, int64_t end, T* dst) {
     for (int64_t i = begin; i < end; ++i) {
       const FocalTerms<T> f = focal_terms(x[i], t[i], alpha);
-      const T loss = f.alpha_t * (f.ce * power<P>(f.base, gamma));
-      if (out) out[i] = loss;
-      sum += loss;
+      dst[i - begin] = f.alpha_t * (f.ce * power<P>(f.base, gamma));
     }
-    return sum;
   });
 }
 
-template <Power P, class T>
-void focal_backward(const T* x, const T* t, int64_t n, T alpha, T gamma, const T* grad_out,
-                    T grad_scalar, T* grad_in) {
-  chunked_apply(n, [&](int64_t i) {
+template <Power P, bool PerElement, class T>
+void focal_backward_range(const T* x, const T* t, int64_t begin, int64_t end, T alpha, T gamma,
+                          const T* grad_out, T grad_scalar, T* grad_in) {
+  for (int64_t i = begin; i < end; ++i) {
     const FocalTerms<T> f = focal_terms(x[i], t[i], alpha);
     const T modulator = power<P>(f.base, gamma);
     // d(1 - p_t)/dx = (1 - 2t) p (1 - p);  d(ce)/dx = p - t.
     const T dbase = (T(1) - T(2) * t[i]) * (f.p * f.q);
     const T grad = f.alpha_t * ((f.p - t[i]) * modulator + f.ce * (power_derivative<P>(f.base, gamma) * dbase));
-    grad_in[i] = grad * (grad_out ? grad_out[i] : grad_scalar);
+    grad_in[i] = grad * (PerElement ? grad_out[i] : grad_scalar);
+  }
+}
+
+template <Power P, class T>
+void focal_backward(const T* x, const T* t, int64_t n, T alpha, T gamma, const T* grad_out,
+                    T grad_scalar, T* grad_in) {
+  parallel_for(n, kChunk, [&](int64_t begin, int64_t end) {
+    if (grad_out)
+      focal_backward_range<P, true>(x, t, begin, end, alpha, gamma, grad_out, grad_scalar, grad_in);
+    else
+      focal_backward_range<P, false>(x, t, begin, end, alpha, gamma, grad_out, grad_scalar, grad_in);
   });
+}
+
+// ---- smooth L1 ---------------------------------------------------------------------------------
+
+template <bool PerElement, class T>
+void smooth_l1_backward_range(const T* x, const T* t, int64_t begin, int64_t end, T beta,
+                              const T* grad_out, T grad_scalar, T* grad_in) {
+  for (int64_t i = begin; i < end; ++i) {
+    const T d = x[i] - t[i];
+    const T sign = d > T(0) ? T(1) : (d < T(0) ? T(-1) : T(0));
+    const T ad = d < T(0) ? -d : d;
+    const T grad = ad < beta ? d / (beta > T(0) ? beta : T(1)) : sign;
+    grad_in[i] = grad * (PerElement ? grad_out[i] : grad_scalar);
+  }
 }
 
 // ---- box losses ----------------------------------------------------------------------------------
@@ -123,7 +174,7 @@ inline T wins_min(T a, T b) { return a < b ? T(1) : (a == b ? T(0.5) : T(0)); }
 
 // Loss of one pair; with Grad, also writes d(loss)/d(box p) scaled by `go` into grad[0..3].
 template <BoxLossKind K, bool Grad, class T>
-inline T pair_loss(const T* p, const T* g, T eps, T go, T* grad) {
+DETKIT_ALWAYS_INLINE T pair_loss(const T* p, const T* g, T eps, T go, T* grad) {
   const T x1 = p[0], y1 = p[1], x2 = p[2], y2 = p[3];
   const T g1 = g[0], h1 = g[1], g2 = g[2], h2 = g[3];
   const T w = x2 - x1, h = y2 - y1;
@@ -152,7 +203,9 @@ inline T pair_loss(const T* p, const T* g, T eps, T go, T* grad) {
     d2 = dx * dx + dy * dy;
     loss = T(1) - iou + d2 / c2;
     if constexpr (K == BoxLossKind::kComplete) {
-      angle_diff = std::atan2(g2 - g1, h2 - h1) - std::atan2(w, h);
+      // atan(wg / hg) - atan(w / h) as one atan2 (both angles lie in [0, pi/2]).
+      const T wg = g2 - g1, hg = h2 - h1;
+      angle_diff = Math<T>::atan2_right(wg * h - w * hg, hg * h + wg * w);
       v = T(kFourOverPiSquared) * (angle_diff * angle_diff);
       alpha = v / (T(1) - iou + v + eps);
       loss = loss + alpha * v;
@@ -169,8 +222,8 @@ inline T pair_loss(const T* p, const T* g, T eps, T go, T* grad) {
     T dv_dw = T(0), dv_dh = T(0);
     if constexpr (K == BoxLossKind::kComplete) {
       const T s = w * w + h * h;
-      // d atan2(w, h)/dw = h / (w^2 + h^2), d/dh = -w / (w^2 + h^2); v = k (a_g - a_p)^2.
-      const T k = s > T(0) ? T(-2) * T(kFourOverPiSquared) * angle_diff / s : T(0);
+      // d atan(w / h)/dw = h / (w^2 + h^2), d/dh = -w / (w^2 + h^2); v = k (a_g - a_p)^2.
+      const T k = s > T(0) ? T(-2) * T(kFourOverPiSquared) * angle_diff / (s > T(0) ? s : T(1)) : T(0);
       dv_dw = k * h;
       dv_dh = -k * w;
     }
@@ -197,22 +250,27 @@ inline T pair_loss(const T* p, const T* g, T eps, T go, T* grad) {
 
 template <BoxLossKind K, class T>
 double box_forward(const T* a, const T* b, int64_t n, T eps, T* out) {
-  return chunked_sum(n, [&](int64_t begin, int64_t end) {
-    double sum = 0.0;
-    for (int64_t i = begin; i < end; ++i) {
-      const T loss = pair_loss<K, false>(a + 4 * i, b + 4 * i, eps, T(0), static_cast<T*>(nullptr));
-      if (out) out[i] = loss;
-      sum += loss;
-    }
-    return sum;
+  return chunked_losses(n, out, [&](int64_t begin, int64_t end, T* dst) {
+    for (int64_t i = begin; i < end; ++i)
+      dst[i - begin] = pair_loss<K, false>(a + 4 * i, b + 4 * i, eps, T(0), static_cast<T*>(nullptr));
   });
+}
+
+template <BoxLossKind K, bool PerElement, class T>
+void box_backward_range(const T* a, const T* b, int64_t begin, int64_t end, T eps, const T* grad_out,
+                        T grad_scalar, T* grad_in) {
+  for (int64_t i = begin; i < end; ++i)
+    pair_loss<K, true>(a + 4 * i, b + 4 * i, eps, PerElement ? grad_out[i] : grad_scalar, grad_in + 4 * i);
 }
 
 template <BoxLossKind K, class T>
 void box_backward(const T* a, const T* b, int64_t n, T eps, const T* grad_out, T grad_scalar,
                   T* grad_in) {
-  chunked_apply(n, [&](int64_t i) {
-    pair_loss<K, true>(a + 4 * i, b + 4 * i, eps, grad_out ? grad_out[i] : grad_scalar, grad_in + 4 * i);
+  parallel_for(n, kChunk, [&](int64_t begin, int64_t end) {
+    if (grad_out)
+      box_backward_range<K, true>(a, b, begin, end, eps, grad_out, grad_scalar, grad_in);
+    else
+      box_backward_range<K, false>(a, b, begin, end, eps, grad_out, grad_scalar, grad_in);
   });
 }
 
@@ -235,26 +293,26 @@ void sigmoid_focal_loss_backward(const T* x, const T* t, int64_t n, T alpha, T g
 template <class T>
 double smooth_l1_loss(const T* x, const T* t, int64_t n, T beta, T* out) {
   const T half_beta = T(0.5) * beta;
-  return chunked_sum(n, [&](int64_t begin, int64_t end) {
-    double sum = 0.0;
+  const T safe_beta = beta > T(0) ? beta : T(1);  // never divides by zero (|d| < 0 is never true)
+  return chunked_losses(n, out, [&](int64_t begin, int64_t end, T* dst) {
     for (int64_t i = begin; i < end; ++i) {
-      const T d = std::fabs(x[i] - t[i]);
-      const T loss = d < beta ? T(0.5) * d * d / beta : d - half_beta;
-      if (out) out[i] = loss;
-      sum += loss;
+      const T diff = x[i] - t[i];
+      const T d = diff < T(0) ? -diff : diff;
+      const T quadratic = T(0.5) * d * d / safe_beta;  // both sides computed: a select vectorises
+      const T linear = d - half_beta;
+      dst[i - begin] = d < beta ? quadratic : linear;
     }
-    return sum;
   });
 }
 
 template <class T>
 void smooth_l1_loss_backward(const T* x, const T* t, int64_t n, T beta, const T* grad_out,
                              T grad_scalar, T* grad_in) {
-  chunked_apply(n, [&](int64_t i) {
-    const T d = x[i] - t[i];
-    const T sign = d > T(0) ? T(1) : (d < T(0) ? T(-1) : T(0));
-    const T grad = std::fabs(d) < beta ? d / beta : sign;
-    grad_in[i] = grad * (grad_out ? grad_out[i] : grad_scalar);
+  parallel_for(n, kChunk, [&](int64_t begin, int64_t end) {
+    if (grad_out)
+      smooth_l1_backward_range<true>(x, t, begin, end, beta, grad_out, grad_scalar, grad_in);
+    else
+      smooth_l1_backward_range<false>(x, t, begin, end, beta, grad_out, grad_scalar, grad_in);
   });
 }
 

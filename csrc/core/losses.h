@@ -6,7 +6,8 @@
 // d(loss)/d(input) scaled by the upstream gradient: `grad_out[i]` when `grad_out` is not null,
 // else the scalar `grad_scalar` for every element (the gradient of a sum or mean reduction).
 //
-// Formulas (shared with detkit.reference.losses):
+// Formulas (shared with detkit.reference.losses; float32 kernels use the vectorisable exp, log1p
+// and atan of core/fastmath.h, float64 ones libm):
 //   sigmoid focal loss:  p = sigmoid(x), ce = max(x, 0) - x t + log1p(exp(-|x|)),
 //                        1 - p_t = p (1 - t) + (1 - p) t,  loss = alpha_t ce (1 - p_t)^gamma,
 //                        alpha_t = alpha t + (1 - alpha)(1 - t), or 1 when alpha < 0.
@@ -15,7 +16,8 @@
 //     iou = inter / (union + eps)
 //     GIoU loss = 1 - (iou - (C - union) / (C + eps)),  C the enclosing box area
 //     DIoU loss = 1 - iou + d^2 / (c^2 + eps),  d the centre distance, c the enclosing diagonal
-//     CIoU loss = DIoU loss + alpha v,  v = 4/pi^2 (atan2(w2, h2) - atan2(w1, h1))^2,
+//     CIoU loss = DIoU loss + alpha v,  v = 4/pi^2 (atan(w2 / h2) - atan(w1 / h1))^2, the angle
+//                 difference computed as atan2(w2 h1 - w1 h2, h2 h1 + w2 w1),
 //                 alpha = v / (1 - iou + v + eps) treated as a constant in the gradient.
 //   Box gradients are with respect to the first box; at ties of min/max each side gets half of
 //   the derivative, as torch's autograd does for minimum/maximum.

@@ -295,8 +295,9 @@ def ciou_loss(boxes1: ArrayLike, boxes2: ArrayLike, reduction: str = "none", eps
     """Complete IoU loss of matched xyxy boxes, as ``torchvision.ops.complete_box_iou_loss``.
 
     ``diou_loss + alpha * v`` with ``v = 4 / pi**2 * (atan(w2 / h2) - atan(w1 / h1))**2`` and
-    ``alpha = v / (1 - iou + v + eps)``. The angle is ``atan2(w, h)``, so a zero-height box gives
-    pi/2 (and an empty box 0) instead of NaN. Parameters as :func:`giou_loss`.
+    ``alpha = v / (1 - iou + v + eps)``. The angle difference is computed as
+    ``atan2(w2 h1 - w1 h2, h2 h1 + w2 w1)``, equal for positive sizes and finite (instead of NaN)
+    for zero-height or empty boxes. Parameters as :func:`giou_loss`.
 
     Examples
     --------

@@ -18,6 +18,7 @@ from detkit.reference.boxes import (
 )
 from detkit.reference.nms import batched_nms, batched_soft_nms, nms, soft_nms
 from detkit.reference.anchors import grid_anchors
+from detkit.reference.coders import decode_boxes, encode_boxes
 from detkit.reference.losses import (
     box_loss,
     box_loss_grad,
@@ -41,6 +42,8 @@ __all__ = [
     "soft_nms",
     "batched_soft_nms",
     "grid_anchors",
+    "encode_boxes",
+    "decode_boxes",
     "box_loss",
     "box_loss_grad",
     "sigmoid_focal_loss",

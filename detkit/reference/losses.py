@@ -53,7 +53,7 @@ def smooth_l1_loss(input, target, beta=1.0, reduction="mean"):
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (plain L1 when beta == 0)."""
     x, t = np.asarray(input), np.asarray(target)
     d = np.abs(x - t)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         loss = np.where(d < beta, 0.5 * d * d / x.dtype.type(beta), d - x.dtype.type(0.5 * beta))
     return _reduce(loss.astype(x.dtype), reduction)
 
@@ -62,7 +62,7 @@ def smooth_l1_loss_grad(input, target, beta=1.0, grad_output=1.0):
     """d(smooth L1)/d(input) times grad_output: d / beta inside the quadratic zone, else sign(d)."""
     x, t = np.asarray(input), np.asarray(target)
     d = x - t
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         grad = np.where(np.abs(d) < beta, d / x.dtype.type(beta), np.sign(d))
     return (grad * grad_output).astype(x.dtype)
 
@@ -90,7 +90,9 @@ def _box_terms(boxes1, boxes2, eps):
 
 def _ciou_v_alpha(k, eps):
     b = k["b"]
-    angle_diff = np.arctan2(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) - np.arctan2(k["w"], k["h"])
+    wg, hg = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    # atan(wg / hg) - atan(w / h), as one atan2 (both angles lie in [0, pi/2]).
+    angle_diff = np.arctan2(wg * k["h"] - k["w"] * hg, hg * k["h"] + wg * k["w"])
     v = (4 / np.pi**2) * angle_diff**2
     alpha = v / (1 - k["iou"] + v + eps)
     return angle_diff, v, alpha

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import detkit
+from detkit import reference
 from tests.conftest import random_boxes
 
 
@@ -42,6 +43,35 @@ def test_box_coder_matches_torchvision(dtype, weights):
     np.testing.assert_allclose(ours.decode(deltas, anchors), want, **_tol(dtype))
     want3 = theirs.decode(torch.tensor(deltas), [torch.tensor(anchors)]).numpy()
     np.testing.assert_allclose(ours.decode(deltas.reshape(1000, 5, 4), anchors), want3, **_tol(dtype))
+
+
+@given(st.integers(0, 60), st.integers(1, 4), st.sampled_from([np.float32, np.float64]), st.integers(0, 2**31),
+       st.sampled_from([(10.0, 10.0, 5.0, 5.0), (1.0, 1.0, 1.0, 1.0), (0.5, 2.0, 3.0, 0.25)]),
+       st.sampled_from([math.log(1000 / 16), 0.0, 1e9]))
+def test_box_coder_matches_reference(n, classes, dtype, seed, weights, clip):
+    rng = np.random.default_rng(seed)
+    anchors, gt = _positive_boxes(rng, n, dtype), _positive_boxes(rng, n, dtype)
+    gt[: n // 4, 2] = gt[: n // 4, 0]  # zero-width targets: -inf log terms
+    deltas = (rng.normal(0, 4, (n, classes, 4)) * rng.choice([1, 1, 30], (n, classes, 4))).astype(dtype)
+    coder = detkit.BoxCoder(weights, clip)
+    tol = _tol(dtype)
+    np.testing.assert_allclose(coder.encode(gt, anchors), reference.encode_boxes(gt, anchors, weights), **tol)
+    with np.errstate(over="ignore"):
+        want = reference.decode_boxes(deltas, anchors, weights, clip)
+    got = coder.decode(deltas, anchors)
+    assert got.dtype == dtype and got.shape == deltas.shape
+    np.testing.assert_allclose(got, want, **tol)
+
+
+def test_box_coder_special_values():
+    coder = detkit.BoxCoder((1, 1, 1, 1), bbox_xform_clip=1e9)
+    for dtype in (np.float32, np.float64):
+        out = coder.decode(np.array([[0, 0, 1000, -1000]], dtype), np.array([[0, 0, 2, 2]], dtype))
+        assert out[0, 0] == -np.inf and out[0, 2] == np.inf and out[0, 1] == out[0, 3] == 1
+        enc = coder.encode(np.array([[1, 1, 1, 3]], dtype), np.array([[0, 0, 2, 2]], dtype))
+        assert enc[0, 2] == -np.inf and enc[0, 3] == 0
+        tiny = coder.encode(np.array([[0, 0, 1e-30, 1e-42]], dtype), np.array([[0, 0, 1, 1]], dtype))
+        np.testing.assert_allclose(tiny[0, 2:], [np.log(1e-30), np.log(dtype(1e-42))], rtol=1e-6)
 
 
 @given(hnp.arrays(np.float64, (20, 4), elements=st.floats(-2, 2)), st.integers(0, 2**31))
