@@ -144,75 +144,59 @@ SortedEdges sorted_grid_graph(const double* planes, int channels, int64_t h, int
 
 namespace {
 
-// Union-find over pixels; a root's entry also holds its component's size and merge threshold.
+// Union-find over pixels. Parents live in their own compact array (the hot, randomly accessed
+// part); sizes and merge thresholds are only read and written at roots.
 struct DisjointSets {
-  struct Node {
-    int32_t parent, size;
-    double threshold;
-  };
-  std::vector<Node> nodes;
+  std::vector<int32_t> parent, size;
+  std::vector<double> threshold;
 
-  DisjointSets(int64_t n, double k) : nodes(static_cast<size_t>(n)) {
-    for (int64_t i = 0; i < n; ++i) nodes[i] = {static_cast<int32_t>(i), 1, k};
+  DisjointSets(int64_t n, double k)
+      : parent(static_cast<size_t>(n)), size(static_cast<size_t>(n), 1), threshold(static_cast<size_t>(n), k) {
+    for (int64_t i = 0; i < n; ++i) parent[i] = static_cast<int32_t>(i);
   }
   int32_t find(int32_t x) {
-    while (nodes[x].parent != x) {
-      const int32_t up = nodes[nodes[x].parent].parent;  // path halving
-      nodes[x].parent = up;
+    while (parent[x] != x) {
+      const int32_t up = parent[parent[x]];  // path halving
+      parent[x] = up;
       x = up;
     }
     return x;
   }
   int32_t join(int32_t a, int32_t b) {  // a, b are roots; the larger set becomes the root
-    if (nodes[a].size < nodes[b].size) std::swap(a, b);
-    nodes[b].parent = a;
-    nodes[a].size += nodes[b].size;
+    if (size[a] < size[b]) std::swap(a, b);
+    parent[b] = a;
+    size[a] += size[b];
     return a;
   }
 };
 
 }  // namespace
 
-namespace {
-
-inline void prefetch(const void* p) {
-#if defined(__GNUC__) || defined(__clang__)
-  __builtin_prefetch(p);
-#else
-  (void)p;
-#endif
-}
-
-// Edges are visited in weight order, so their pixels are scattered over the image: fetch the
-// union-find entries of upcoming edges (and, closer in, their parents) ahead of use.
-constexpr size_t kAhead = 16;
-
-inline void prefetch_edge(const SortedEdges& edges, const DisjointSets& sets, size_t i, size_t m) {
-  if (i + 2 * kAhead < m) {
-    prefetch(&sets.nodes[edges.a(i + 2 * kAhead)]);
-    prefetch(&sets.nodes[edges.b(i + 2 * kAhead)]);
-  }
-  if (i + kAhead < m) {
-    prefetch(&sets.nodes[sets.nodes[edges.a(i + kAhead)].parent]);
-    prefetch(&sets.nodes[sets.nodes[edges.b(i + kAhead)].parent]);
-  }
-}
-
-}  // namespace
-
 int32_t segment_graph(const SortedEdges& edges, int64_t num_pixels, double k, int64_t min_size,
                       int32_t* labels) {
   DisjointSets sets(num_pixels, k);
-  auto& nodes = sets.nodes;
+  int32_t* parent = sets.parent.data();
   const size_t m = edges.size();
+  // Edges are visited in weight order, so their pixels are scattered over the image: fetch the
+  // parents of upcoming edges' pixels (and, closer in, their grandparents) ahead of use.
+  constexpr size_t ahead = 16;
   for (size_t i = 0; i < m; ++i) {
-    prefetch_edge(edges, sets, i, m);
+#if defined(__GNUC__) || defined(__clang__)
+    if (i + 2 * ahead < m) {
+      __builtin_prefetch(parent + edges.a(i + 2 * ahead));
+      __builtin_prefetch(parent + edges.b(i + 2 * ahead));
+    }
+    if (i + ahead < m) {
+      __builtin_prefetch(parent + parent[edges.a(i + ahead)]);
+      __builtin_prefetch(parent + parent[edges.b(i + ahead)]);
+    }
+#endif
     const int32_t a = sets.find(edges.a(i)), b = sets.find(edges.b(i));
     if (a == b) continue;
     const double w = edges.weight(i);
-    if (w <= nodes[a].threshold && w <= nodes[b].threshold) {
+    if (w <= sets.threshold[a] && w <= sets.threshold[b]) {
       const int32_t root = sets.join(a, b);
-      nodes[root].threshold = w + k / nodes[root].size;
+      sets.threshold[root] = w + k / sets.size[root];
     }
   }
   // Second pass: only edges touching a component smaller than min_size can join anything
@@ -220,14 +204,14 @@ int32_t segment_graph(const SortedEdges& edges, int64_t num_pixels, double k, in
   std::vector<uint8_t> small(static_cast<size_t>(num_pixels));
   bool any_small = false;
   for (int64_t p = 0; p < num_pixels; ++p) {
-    small[p] = nodes[sets.find(static_cast<int32_t>(p))].size < min_size;
+    small[p] = sets.size[sets.find(static_cast<int32_t>(p))] < min_size;
     any_small |= small[p] != 0;
   }
   for (size_t i = 0; any_small && i < m; ++i) {
     const int32_t pa = edges.a(i), pb = edges.b(i);
     if (!small[pa] && !small[pb]) continue;
     const int32_t a = sets.find(pa), b = sets.find(pb);
-    if (a != b && (nodes[a].size < min_size || nodes[b].size < min_size)) sets.join(a, b);
+    if (a != b && (sets.size[a] < min_size || sets.size[b] < min_size)) sets.join(a, b);
   }
   std::vector<int32_t> label_of_root(static_cast<size_t>(num_pixels), -1);
   int32_t count = 0;

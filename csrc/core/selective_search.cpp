@@ -103,19 +103,18 @@ void convert_color(const uint8_t* rgb, int64_t n, int color_space, uint8_t* plan
 
 namespace {
 
-// The eight oriented derivatives: directions k * 45 degrees, positive part taken by the caller.
-inline double oriented(int o, double gx, double gy) {
+// The eight oriented derivatives at one pixel: directions k * 45 degrees (positive part taken by
+// the caller), computed branch-free so the per-pixel loops vectorise.
+inline void oriented(double gx, double gy, double* r) {
   const double s = 0.70710678118654757;  // sqrt(0.5), correctly rounded
-  switch (o) {
-    case 0: return gx;
-    case 1: return (gx + gy) * s;
-    case 2: return gy;
-    case 3: return (gy - gx) * s;
-    case 4: return -gx;
-    case 5: return -(gx + gy) * s;
-    case 6: return -gy;
-    default: return (gx - gy) * s;
-  }
+  r[0] = gx;
+  r[1] = (gx + gy) * s;
+  r[2] = gy;
+  r[3] = (gy - gx) * s;
+  r[4] = -gx;
+  r[5] = -(gx + gy) * s;
+  r[6] = -gy;
+  r[7] = (gx - gy) * s;
 }
 
 }  // namespace
@@ -129,14 +128,19 @@ void texture_bins(const uint8_t* planes, int channels, int64_t h, int64_t w, uin
     for (int64_t p = 0; p < n; ++p) plane[p] = planes[c * n + p];
     separable_filter(plane.data(), h, w, dg, g, gx.data());
     separable_filter(plane.data(), h, w, g, dg, gy.data());
-    std::array<double, kOrientations> top{};
-    for (int64_t p = 0; p < n; ++p)
-      for (int o = 0; o < kOrientations; ++o) top[o] = std::max(top[o], oriented(o, gx[p], gy[p]));
+    std::array<double, kOrientations> top{}, r;
     for (int64_t p = 0; p < n; ++p) {
+      oriented(gx[p], gy[p], r.data());
+      for (int o = 0; o < kOrientations; ++o) top[o] = std::max(top[o], r[o]);
+    }
+    std::array<double, kOrientations> scale;  // bins are (int)(r * 10 / top); top == 0: all bin 0
+    for (int o = 0; o < kOrientations; ++o) scale[o] = top[o] > 0.0 ? top[o] : 1.0;
+    for (int64_t p = 0; p < n; ++p) {
+      oriented(gx[p], gy[p], r.data());
+      uint8_t* dst = out + p * stride + c * kOrientations;
       for (int o = 0; o < kOrientations; ++o) {
-        const double r = std::max(0.0, oriented(o, gx[p], gy[p]));
-        const int bin = top[o] > 0.0 ? std::min(kTextureBins - 1, static_cast<int>(r * 10.0 / top[o])) : 0;
-        out[p * stride + c * kOrientations + o] = static_cast<uint8_t>(bin);
+        const double v = std::max(0.0, r[o]) * 10.0 / scale[o];
+        dst[o] = static_cast<uint8_t>(std::min(static_cast<double>(kTextureBins - 1), v));
       }
     }
   }
