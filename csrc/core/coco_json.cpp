@@ -63,33 +63,69 @@ class Scanner {
     return false;
   }
 
-  // A JSON number (strict grammar), converted with correct rounding.
+  // A JSON number (strict grammar), converted with correct rounding: decimal mantissas up to
+  // 2^53 with a power of ten up to 22 take Clinger's exact fast path (one correctly rounded
+  // multiplication or division of exact operands); everything else goes to std::from_chars.
   bool number(double& value) {
+    static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
     ws();
     const char* start = p_;
     const char* q = p_;
-    if (q < end_ && *q == '-') ++q;
+    const bool negative = q < end_ && *q == '-';
+    if (negative) ++q;
     if (q >= end_) return false;
+    uint64_t mantissa = 0;
+    int digits = 0;  // significant digits accumulated in mantissa
+    bool exact = true;
+    int64_t exponent = 0;
+    auto take = [&](char c, bool fraction) {
+      const uint64_t d = static_cast<uint64_t>(c - '0');
+      if (mantissa == 0 && d == 0) {
+        if (fraction) --exponent;
+        return;
+      }
+      if (digits < 19) {
+        mantissa = mantissa * 10 + d;
+        ++digits;
+        if (fraction) --exponent;
+      } else {
+        exact = false;
+      }
+    };
     if (*q == '0') {
       ++q;
     } else if (*q >= '1' && *q <= '9') {
-      while (q < end_ && *q >= '0' && *q <= '9') ++q;
+      while (q < end_ && *q >= '0' && *q <= '9') take(*q++, false);
     } else {
       return false;
     }
     if (q < end_ && *q == '.') {
       ++q;
       if (q >= end_ || !(*q >= '0' && *q <= '9')) return false;
-      while (q < end_ && *q >= '0' && *q <= '9') ++q;
+      while (q < end_ && *q >= '0' && *q <= '9') take(*q++, true);
     }
     if (q < end_ && (*q == 'e' || *q == 'E')) {
       ++q;
-      if (q < end_ && (*q == '+' || *q == '-')) ++q;
+      bool exp_negative = false;
+      if (q < end_ && (*q == '+' || *q == '-')) exp_negative = *q++ == '-';
       if (q >= end_ || !(*q >= '0' && *q <= '9')) return false;
-      while (q < end_ && *q >= '0' && *q <= '9') ++q;
+      int64_t e = 0;
+      while (q < end_ && *q >= '0' && *q <= '9') {
+        if (e < 100000) e = e * 10 + (*q - '0');
+        ++q;
+      }
+      exponent += exp_negative ? -e : e;
     }
-    const auto res = std::from_chars(start, q, value);
-    if (res.ec != std::errc() || res.ptr != q) return false;  // also rejects overflow to inf
+    if (exact && mantissa <= (uint64_t{1} << 53) && exponent >= -22 && exponent <= 22) {
+      double v = static_cast<double>(mantissa);
+      v = exponent < 0 ? v / kPow10[-exponent] : v * kPow10[exponent];
+      value = negative ? -v : v;
+    } else {
+      const auto res = std::from_chars(start, q, value);
+      if (res.ec != std::errc() || res.ptr != q) return false;  // also rejects overflow to inf
+    }
     p_ = q;
     return true;
   }
