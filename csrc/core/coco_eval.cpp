@@ -126,7 +126,16 @@ void coco_sort_detections(const int64_t* cell, const double* score, int64_t n, i
   parallel_for(num_cells, 1024, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
       auto first = grouped.begin() + grouped_offsets[c], last = grouped.begin() + grouped_offsets[c + 1];
-      std::stable_sort(first, last, by_score);
+      if (last - first <= 16) {  // most cells are tiny: a stable insertion sort, no allocation
+        for (auto it = first + (first != last); it < last; ++it) {
+          const int64_t v = *it;
+          auto hole = it;
+          for (; hole > first && by_score(v, *(hole - 1)); --hole) *hole = *(hole - 1);
+          *hole = v;
+        }
+      } else {
+        std::stable_sort(first, last, by_score);
+      }
       std::copy(first, first + (offsets[c + 1] - offsets[c]), order.begin() + offsets[c]);
     }
   });
@@ -160,6 +169,15 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
     }
     st.overlaps.assign(st.overlap_offsets[C], 0.0);
   }
+  // bit a: the detection's area lies outside area range a (one sequential pass; the per-cell
+  // loops then read one byte per detection instead of its area)
+  std::vector<uint8_t> dt_outside(A <= 8 ? dt.n : 0);
+  for (int64_t r = 0; r < static_cast<int64_t>(dt_outside.size()); ++r) {
+    uint8_t bits = 0;
+    for (int64_t a = 0; a < A; ++a)
+      bits |= static_cast<uint8_t>(dt.area[r] < opt.area_ranges[2 * a] || dt.area[r] > opt.area_ranges[2 * a + 1]) << a;
+    dt_outside[r] = bits;
+  }
   std::vector<double> thresholds(T);
   for (int64_t t = 0; t < T; ++t) thresholds[t] = std::min(opt.iou_thresholds[t], 1 - 1e-10);
 
@@ -189,14 +207,11 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
         if (opt.keep_details)
           std::copy(ov, ov + D * G, st.overlaps.begin() + st.overlap_offsets[c]);
       }
-      if (G == 0) {  // fast path: nothing can match; unmatched detections out of range are ignored
+      if (G == 0 && A <= 8) {  // fast path: nothing can match; unmatched detections out of range are ignored
         for (int64_t d = 0; d < D; ++d) {
-          const double da = dt.area[drows[d]];
+          const uint8_t outside = dt_outside[drows[d]];
           uint8_t* out = st.status.data() + (d0 + d) * A * T;
-          for (int64_t a = 0; a < A; ++a) {
-            const uint8_t s = (da < opt.area_ranges[2 * a] || da > opt.area_ranges[2 * a + 1]) ? 2 : 0;
-            std::fill(out + a * T, out + (a + 1) * T, s);
-          }
+          for (int64_t a = 0; a < A; ++a) std::fill(out + a * T, out + (a + 1) * T, ((outside >> a) & 1) << 1);
         }
         continue;
       }
