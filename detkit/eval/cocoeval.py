@@ -318,12 +318,13 @@ def _traversal_rows(cols: dict, img_pos: np.ndarray, p: Params) -> Tuple[np.ndar
     in use, the file order already gives the right order within every cell.
     """
     n = len(cols["id"])
-    rows = np.arange(n, dtype=np.int64)
+    rows = None  # identity: file order
     ids = cols["id"]
     unique = cols.get("ids_unique")
     if unique is None:
         unique = len(np.unique(ids)) == n
     if not unique:
+        rows = np.arange(n, dtype=np.int64)
         keep = img_pos >= 0
         if p.useCats:
             keep &= np.isin(cols["category_id"], np.asarray(p.catIds, dtype=np.int64))
@@ -334,8 +335,8 @@ def _traversal_rows(cols: dict, img_pos: np.ndarray, p: Params) -> Tuple[np.ndar
             last[i] = r
         rows = np.array([last[i] for i in ids[rows].tolist()], dtype=np.int64)
     I = len(p.imgIds)
-    cats = cols["category_id"][rows]
-    ipos = img_pos[rows]
+    cats = _take(cols["category_id"], rows)
+    ipos = _take(img_pos, rows)
     if p.useCats:
         kpos = _positions(cats, np.asarray(p.catIds, dtype=np.int64))
         cell = np.where((kpos >= 0) & (ipos >= 0), kpos * I + ipos, -1)
@@ -343,8 +344,13 @@ def _traversal_rows(cols: dict, img_pos: np.ndarray, p: Params) -> Tuple[np.ndar
     # useCats = 0: an image's annotations pooled category by category, in p.catIds order
     parts = [np.flatnonzero(cats == c) for c in p.catIds]
     pick = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    rows, ipos = rows[pick], ipos[pick]
+    rows, ipos = _take(np.arange(n, dtype=np.int64), rows)[pick], ipos[pick]
     return rows, np.where(ipos >= 0, ipos, -1)
+
+
+def _take(arr, rows):
+    """arr[rows], or arr itself when rows is None (identity)."""
+    return arr if rows is None or arr is None else arr[rows]
 
 
 def _prepare(coco_gt, coco_dt, p: Params, use_ignore_flag: bool) -> dict:
@@ -359,48 +365,53 @@ def _prepare(coco_gt, coco_dt, p: Params, use_ignore_flag: bool) -> dict:
     d_rows, d_cell = _traversal_rows(dt, _positions(dt["image_id"], img_sorted), p)
     g_eval = g_cell >= 0
     d_eval = d_cell >= 0
-    gsel, dsel = g_rows[g_eval], d_rows[d_eval]
-    area = gt["area"][g_rows]
-    if np.isnan(area[g_eval]).any():
-        bad = int(gt["id"][gsel][np.isnan(gt["area"][gsel])][0])
+    area = _take(gt["area"], g_rows)
+    if np.isnan(area).any() and np.isnan(area[g_eval]).any():
+        bad = int(_take(gt["id"], g_rows)[g_eval & np.isnan(area)][0])
         raise ValueError(f"ground-truth annotation {bad} has no 'area'")
-    dscore = dt["score"][d_rows]
-    if "has_score" in dt and not dt["has_score"][dsel].all():
-        raise ValueError(f"detection {int(dt['id'][dsel][~dt['has_score'][dsel]][0])} has no 'score'")
-    if not np.isfinite(dscore[d_eval]).all():
-        bad = np.flatnonzero(d_eval & ~np.isfinite(dscore))[0]
-        raise ValueError(f"detection {int(dt['id'][d_rows[bad]])} has a non-finite score {dscore[bad]!r}")
-    crowd = gt["iscrowd"][g_rows] != 0
+    dscore = _take(dt["score"], d_rows)
+    if "has_score" in dt:
+        has = _take(dt["has_score"], d_rows)
+        if not has.all() and not has[d_eval].all():
+            raise ValueError(f"detection {int(_take(dt['id'], d_rows)[d_eval & ~has][0])} has no 'score'")
+    if not np.isfinite(dscore).all():
+        bad_rows = d_eval & ~np.isfinite(dscore)
+        if bad_rows.any():
+            bad = np.flatnonzero(bad_rows)[0]
+            raise ValueError(f"detection {int(_take(dt['id'], d_rows)[bad])} has a non-finite score {dscore[bad]!r}")
+    crowd = _take(gt["iscrowd"], g_rows) != 0
     ignore = crowd.copy()
     if use_ignore_flag:
-        ignore |= gt["ignore"][g_rows] != 0
+        ignore |= _take(gt["ignore"], g_rows) != 0
     run: Dict[str, Any] = {"num_cells": K * I, "I": I, "K": K, "iou_type": p.iouType}
     kpt_vars: List[float] = []
     if p.iouType == "keypoints":
-        nkp = gt["num_keypoints"][g_rows]
+        nkp = _take(gt["num_keypoints"], g_rows)
         if np.isnan(nkp[g_eval]).any():
             raise ValueError("every ground truth needs 'num_keypoints' for keypoint evaluation")
         ignore |= nkp == 0
         sigmas = np.asarray(p.kpt_oks_sigmas, dtype=np.float64)
         kpt_vars = ((sigmas * 2) ** 2).tolist()
         width = 3 * len(sigmas)
-        for name, cols, sel in (("ground truth", gt, gsel), ("detection", dt, dsel)):
+        for name, cols, rows, sel in (("ground truth", gt, g_rows, g_eval), ("detection", dt, d_rows, d_eval)):
             kp = cols.get("keypoints")
-            if len(sel) and (kp is None or kp.shape[1] != width or np.isnan(kp[sel]).any()):
+            if sel.any() and (kp is None or kp.shape[1] != width or np.isnan(_take(kp, rows)[sel]).any()):
                 raise ValueError(f"every {name} needs 'keypoints' with {width} values "
                                  f"(3 per sigma in kpt_oks_sigmas)")
     elif p.iouType == "bbox":
-        for name, cols, sel in (("ground truth", gt, gsel), ("detection", dt, dsel)):
-            if np.isnan(cols["bbox"][sel]).any():
+        for name, cols, rows, sel in (("ground truth", gt, g_rows, g_eval), ("detection", dt, d_rows, d_eval)):
+            box = _take(cols["bbox"], rows)
+            if np.isnan(box).any() and np.isnan(box[sel]).any():
                 raise ValueError(f"every {name} needs a finite 'bbox' [x, y, w, h]")
     run["gt"] = {"cell": g_cell, "bbox": _rows_of(gt["bbox"], g_rows, 4), "area": area,
-                 "iscrowd": crowd.astype(np.uint8), "ignore": ignore.astype(np.uint8), "id": gt["id"][g_rows]}
-    run["dt"] = {"cell": d_cell, "bbox": _rows_of(dt["bbox"], d_rows, 4), "area": dt["area"][d_rows],
-                 "score": dscore, "id": dt["id"][d_rows]}
+                 "iscrowd": crowd.astype(np.uint8), "ignore": ignore.astype(np.uint8),
+                 "id": _take(gt["id"], g_rows)}
+    run["dt"] = {"cell": d_cell, "bbox": _rows_of(dt["bbox"], d_rows, 4), "area": _take(dt["area"], d_rows),
+                 "score": dscore, "id": _take(dt["id"], d_rows)}
     if p.iouType == "keypoints":
         width = len(kpt_vars) * 3
-        run["gt"]["keypoints"] = _rows_of(gt.get("keypoints"), g_rows, width)
-        run["dt"]["keypoints"] = _rows_of(dt.get("keypoints"), d_rows, width)
+        run["gt"]["keypoints"] = _rows_of(gt.get("keypoints"), g_rows, width, len(g_cell))
+        run["dt"]["keypoints"] = _rows_of(dt.get("keypoints"), d_rows, width, len(d_cell))
     run["kpt_vars"] = kpt_vars
     run["iou_code"] = {"bbox": _IOU_BOX, "keypoints": _IOU_OKS, "segm": _IOU_PRECOMPUTED}[p.iouType]
     run["no_overlaps"] = p.iouType == "keypoints" and not p.useCats
@@ -412,10 +423,11 @@ def _prepare(coco_gt, coco_dt, p: Params, use_ignore_flag: bool) -> dict:
     return run
 
 
-def _rows_of(arr: Optional[np.ndarray], rows: np.ndarray, width: int) -> np.ndarray:
+def _rows_of(arr: Optional[np.ndarray], rows: Optional[np.ndarray], width: int, n: int = 0) -> np.ndarray:
+    """(len(rows), width) float64 rows of arr (NaN when arr is missing or has another width)."""
     if arr is None or arr.ndim != 2 or arr.shape[1] != width:
-        return np.full((len(rows), width), np.nan)
-    return np.ascontiguousarray(arr[rows], dtype=np.float64)
+        return np.full((n if rows is None else len(rows), width), np.nan)
+    return np.ascontiguousarray(_take(arr, rows), dtype=np.float64)
 
 
 def _columns_of(coco) -> dict:
