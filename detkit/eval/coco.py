@@ -106,7 +106,7 @@ class COCO:
                 self._dataset = dataset
             else:
                 self._columns = cols
-                self._materialize = lambda: json.loads(_read_bytes(annotation_file))
+                self._materialize = _Loader(annotation_file)
         else:
             raise TypeError(f"annotation_file must be a path or a dict, got {type(annotation_file).__name__}")
 
@@ -269,7 +269,7 @@ class COCO:
         if isinstance(resFile, (str, bytes, os.PathLike)):
             cols = _parse_file(resFile, _C.coco_parse_results)
             if cols is not None and self._fast_results_ok(cols):
-                return self._results_from_columns(cols, lambda: json.loads(_read_bytes(resFile)))
+                return self._results_from_columns(cols, _Loader(resFile, self))
             anns = json.loads(_read_bytes(resFile))
         elif isinstance(resFile, np.ndarray):
             arr = np.asarray(resFile, dtype=np.float64)
@@ -277,7 +277,7 @@ class COCO:
                 raise ValueError(f"resFile array must have shape (N, 7), got {arr.shape}")
             cols = {"image_id": arr[:, 0].astype(np.int64), "category_id": arr[:, 6].astype(np.int64),
                     "bbox": np.ascontiguousarray(arr[:, 1:5]), "score": arr[:, 5].copy()}
-            return self._results_from_columns(cols, lambda: self.loadNumpyAnnotations(resFile))
+            return self._results_from_columns(cols, _Loader(None, self, resFile))
         else:
             anns = resFile
         if not isinstance(anns, list):
@@ -312,13 +312,7 @@ class COCO:
         }
         if "keypoints" in cols:
             res._columns["keypoints"] = cols["keypoints"]
-        gt_coco = self
-
-        def materialize():
-            anns = load_dicts()
-            return gt_coco._results_from_dicts(anns).dataset
-
-        res._materialize = materialize
+        res._materialize = load_dicts
         return res
 
     def _results_from_dicts(self, anns: List[dict]) -> "COCO":
@@ -392,6 +386,23 @@ class COCO:
                     "category_ids": cols["category_id"], "image_id": cols["ann_image_id"],
                     "category_id": cols["ann_category_id"], "ids_unique": None}
         return _columns_from_dicts(self.dataset)
+
+
+class _Loader:
+    """Builds a file-mode COCO's dataset dict on first access (a class, so COCO objects pickle):
+    the JSON file itself, or for results the pycocotools ``loadRes`` dicts of a file or array."""
+
+    def __init__(self, path, gt: Optional["COCO"] = None, array: Optional[np.ndarray] = None):
+        self.path, self.gt, self.array = path, gt, array
+
+    def __call__(self) -> dict:
+        if self.gt is None:
+            return json.loads(_read_bytes(self.path))
+        if self.array is not None:
+            anns = self.gt.loadNumpyAnnotations(self.array)
+        else:
+            anns = json.loads(_read_bytes(self.path))
+        return self.gt._results_from_dicts(anns).dataset
 
 
 def _checked_box(ann: dict, i: int) -> Sequence[float]:

@@ -356,8 +356,9 @@ def _take(arr, rows):
 def _prepare(coco_gt, coco_dt, p: Params, use_ignore_flag: bool) -> dict:
     if p.iouType not in ("bbox", "segm", "keypoints"):
         raise ValueError(f"iouType must be 'bbox', 'segm' or 'keypoints', got {p.iouType!r}")
-    gt = _columns_of(coco_gt)
-    dt = _columns_of(coco_dt)
+    segm = p.iouType == "segm"  # masks are read from the annotation dicts
+    gt = _columns_of(coco_gt, segm)
+    dt = _columns_of(coco_dt, segm)
     img_sorted = np.asarray(p.imgIds, dtype=np.int64)
     I = len(img_sorted)
     K = len(p.catIds) if p.useCats else 1
@@ -415,9 +416,10 @@ def _prepare(coco_gt, coco_dt, p: Params, use_ignore_flag: bool) -> dict:
     run["kpt_vars"] = kpt_vars
     run["iou_code"] = {"bbox": _IOU_BOX, "keypoints": _IOU_OKS, "segm": _IOU_PRECOMPUTED}[p.iouType]
     run["no_overlaps"] = p.iouType == "keypoints" and not p.useCats
-    if p.iouType == "segm":
+    if segm:
         from detkit.eval._segm import segm_overlaps
 
+        run["gt_rows"], run["dt_rows"] = g_rows, d_rows
         run["precomputed"], run["precomputed_offsets"] = segm_overlaps(
             coco_gt, coco_dt, gt, dt, run, int(p.maxDets[-1]))
     return run
@@ -430,10 +432,10 @@ def _rows_of(arr: Optional[np.ndarray], rows: Optional[np.ndarray], width: int, 
     return np.ascontiguousarray(_take(arr, rows), dtype=np.float64)
 
 
-def _columns_of(coco) -> dict:
-    if hasattr(coco, "_eval_columns"):
+def _columns_of(coco, need_dicts: bool = False) -> dict:
+    if hasattr(coco, "_eval_columns") and not need_dicts:
         return coco._eval_columns()
-    from detkit.eval.coco import _columns_from_dicts  # a pycocotools COCO object: read its dicts
+    from detkit.eval.coco import _columns_from_dicts  # also a pycocotools COCO object: its dicts
 
     return _columns_from_dicts(coco.dataset)
 
