@@ -2,3 +2,4 @@
 
 from detkit.eval.coco import COCO
 from detkit.eval.cocoeval import COCOeval, Params
+from detkit.eval.functional import COCOResult, evaluate_coco

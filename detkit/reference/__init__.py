@@ -32,3 +32,4 @@ __all__ = [
     "soft_nms",
     "batched_soft_nms",
 ]
+from detkit.reference import coco_eval
