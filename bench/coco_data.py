@@ -125,3 +125,91 @@ def write_coco_workload(directory, *, kind: str = "bbox", num_images: int = 5000
     gt_path.write_text(json.dumps(gt))
     dt_path.write_text(json.dumps(dt))
     return gt_path, dt_path
+
+
+# ---------------------------------------------------------------------- end-to-end runners
+PEERS = {
+    # name: (module holding COCO, attribute, module holding the evaluator, attribute)
+    "detkit": ("detkit.eval", "COCO", "detkit.eval", "COCOeval"),
+    "pycocotools": ("pycocotools.coco", "COCO", "pycocotools.cocoeval", "COCOeval"),
+    "faster-coco-eval": ("faster_coco_eval", "COCO", "faster_coco_eval", "COCOeval_faster"),
+    "ultrafast-pycocotools": ("ultrafast_pycocotools", "COCO", "ultrafast_pycocotools", "COCOeval"),
+    "hotcoco": ("hotcoco", "COCO", "hotcoco", "COCOeval"),
+}
+
+
+def available_peers() -> list:
+    import importlib
+
+    names = []
+    for name, (m1, _, m2, _) in PEERS.items():
+        try:
+            importlib.import_module(m1)
+            importlib.import_module(m2)
+        except Exception:  # noqa: BLE001 - an absent or broken peer is skipped
+            continue
+        names.append(name)
+    return names
+
+
+def end_to_end(name: str, gt_path, dt_path, iou_type: str = "bbox"):
+    """Loads both files, evaluates, accumulates and summarizes with ``name``; returns the stats."""
+    import contextlib
+    import importlib
+    import io
+
+    m1, a1, m2, a2 = PEERS[name]
+    coco_cls = getattr(importlib.import_module(m1), a1)
+    eval_cls = getattr(importlib.import_module(m2), a2)
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = coco_cls(str(gt_path))
+        dt = gt.loadRes(str(dt_path))
+        ev = eval_cls(gt, dt, iou_type)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return np.asarray(ev.stats, dtype=np.float64)
+
+
+def peak_memory_mb(name: str, gt_path, dt_path, iou_type: str = "bbox") -> float:
+    """Peak resident memory (MB) of a fresh interpreter running :func:`end_to_end` once."""
+    import subprocess
+    import sys
+
+    code = ("import resource, sys; from bench.coco_data import end_to_end; "
+            f"end_to_end({name!r}, {str(gt_path)!r}, {str(dt_path)!r}, {iou_type!r}); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    return int(out.stdout.split()[-1]) / 1024
+
+
+def main(argv=None) -> int:
+    """``python -m bench.coco_data [--kind bbox|keypoints] [--memory]``: one end-to-end run per peer,
+    side by side, with stats equality against detkit (and peak memory)."""
+    import argparse
+    import tempfile
+    import time
+
+    parser = argparse.ArgumentParser(prog="python -m bench.coco_data")
+    parser.add_argument("--kind", default="bbox", choices=["bbox", "keypoints"])
+    parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--skip", nargs="*", default=[])
+    args = parser.parse_args(argv)
+    gt, dt = write_coco_workload(Path(tempfile.gettempdir()) / "detkit-bench-coco", kind=args.kind,
+                                 **({"dets_per_image": 20} if args.kind == "keypoints" else {}))
+    base = None
+    for name in available_peers():
+        if name in args.skip:
+            continue
+        t0 = time.perf_counter()
+        stats = end_to_end(name, gt, dt, args.kind)
+        seconds = time.perf_counter() - t0
+        base = stats if base is None else base
+        mem = f" peak {peak_memory_mb(name, gt, dt, args.kind):.0f} MB" if args.memory else ""
+        print(f"{name:24s} {seconds:8.3f} s  stats identical to detkit: {np.array_equal(stats, base)}{mem}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
@@ -125,7 +126,16 @@ void coco_sort_detections(const int64_t* cell, const double* score, int64_t n, i
   parallel_for(num_cells, 1024, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
       auto first = grouped.begin() + grouped_offsets[c], last = grouped.begin() + grouped_offsets[c + 1];
-      std::stable_sort(first, last, by_score);
+      if (last - first <= 16) {  // most cells are tiny: a stable insertion sort, no allocation
+        for (auto it = first + (first != last); it < last; ++it) {
+          const int64_t v = *it;
+          auto hole = it;
+          for (; hole > first && by_score(v, *(hole - 1)); --hole) *hole = *(hole - 1);
+          *hole = v;
+        }
+      } else {
+        std::stable_sort(first, last, by_score);
+      }
       std::copy(first, first + (offsets[c + 1] - offsets[c]), order.begin() + offsets[c]);
     }
   });
@@ -159,6 +169,15 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
     }
     st.overlaps.assign(st.overlap_offsets[C], 0.0);
   }
+  // bit a: the detection's area lies outside area range a (one sequential pass; the per-cell
+  // loops then read one byte per detection instead of its area)
+  std::vector<uint8_t> dt_outside(A <= 8 ? dt.n : 0);
+  for (int64_t r = 0; r < static_cast<int64_t>(dt_outside.size()); ++r) {
+    uint8_t bits = 0;
+    for (int64_t a = 0; a < A; ++a)
+      bits |= static_cast<uint8_t>(dt.area[r] < opt.area_ranges[2 * a] || dt.area[r] > opt.area_ranges[2 * a + 1]) << a;
+    dt_outside[r] = bits;
+  }
   std::vector<double> thresholds(T);
   for (int64_t t = 0; t < T; ++t) thresholds[t] = std::min(opt.iou_thresholds[t], 1 - 1e-10);
 
@@ -188,14 +207,11 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
         if (opt.keep_details)
           std::copy(ov, ov + D * G, st.overlaps.begin() + st.overlap_offsets[c]);
       }
-      if (G == 0) {  // fast path: nothing can match; unmatched detections out of range are ignored
+      if (G == 0 && A <= 8) {  // fast path: nothing can match; unmatched detections out of range are ignored
         for (int64_t d = 0; d < D; ++d) {
-          const double da = dt.area[drows[d]];
+          const uint8_t outside = dt_outside[drows[d]];
           uint8_t* out = st.status.data() + (d0 + d) * A * T;
-          for (int64_t a = 0; a < A; ++a) {
-            const uint8_t s = (da < opt.area_ranges[2 * a] || da > opt.area_ranges[2 * a + 1]) ? 2 : 0;
-            std::fill(out + a * T, out + (a + 1) * T, s);
-          }
+          for (int64_t a = 0; a < A; ++a) std::fill(out + a * T, out + (a + 1) * T, ((outside >> a) & 1) << 1);
         }
         continue;
       }
@@ -271,34 +287,41 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
     double score;
     int64_t rank, j;
   };
+  struct Event {  // a true positive: its position in the curve, recall and precision there
+    int64_t pos;
+    double rc, pr;
+  };
   const int64_t nk = static_cast<int64_t>(opt.categories.size());
+  const int64_t nm = static_cast<int64_t>(opt.max_dets.size());
   parallel_for(nk, 1, [&](int64_t begin, int64_t end) {
     std::vector<Entry> entries;
-    std::vector<uint8_t> block, local;  // status of the sorted detections: (n, selected area, t)
-    std::vector<int64_t> picked, ev_pos;
-    std::vector<double> ev_rc, ev_pr;
+    std::vector<uint8_t> block, local;
+    std::vector<int64_t> picked, tp(T), fp(T);
+    std::vector<std::vector<Event>> events(T);
     for (int64_t k = begin; k < end; ++k) {
       const int64_t k0 = opt.categories[k];
       if (k0 < 0 || (k0 + 1) * I > st.num_cells) throw std::invalid_argument("accumulate: category out of range");
       entries.clear();
+      int64_t max_rank = -1;
       for (int64_t i : opt.images) {
         const int64_t c = k0 * I + i;
         for (int64_t j = st.dt_offsets[c]; j < st.dt_offsets[c + 1]; ++j)
           entries.push_back({st.dt_score[j], j - st.dt_offsets[c], j});
+        max_rank = std::max(max_rank, st.dt_offsets[c + 1] - st.dt_offsets[c] - 1);
       }
       // the concatenation in image order, stably sorted by decreasing score (pycocotools' mergesort)
       std::stable_sort(entries.begin(), entries.end(),
                        [](const Entry& x, const Entry& y) { return x.score > y.score; });
       const int64_t total = static_cast<int64_t>(entries.size());
       // A category's cells are consecutive, so its detections' statuses form one block: copy it
-      // sequentially, then reorder from the (cache-resident) block.
+      // sequentially, then read it in score order while it is cache-resident.
       const int64_t j_lo = st.dt_offsets[k0 * I], j_hi = st.dt_offsets[k0 * I + I];
       block.assign(st.status + j_lo * A0 * T, st.status + j_hi * A0 * T);
-      local.resize(total * nA * T);  // (selected area, t, sorted position)
+      local.resize(total * nA * T);  // statuses in score order: (n, selected area, t)
       for (int64_t n = 0; n < total; ++n) {
         const uint8_t* src = block.data() + (entries[n].j - j_lo) * A0 * T;
         for (int64_t a = 0; a < nA; ++a)
-          for (int64_t t = 0; t < T; ++t) local[(a * T + t) * total + n] = src[opt.areas[a] * T + t];
+          std::memcpy(local.data() + (n * nA + a) * T, src + opt.areas[a] * T, T);
       }
       for (int64_t a = 0; a < nA; ++a) {
         const int64_t a0 = opt.areas[a];
@@ -306,38 +329,59 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
         for (int64_t i : opt.images) npig += st.npig[(k0 * I + i) * A0 + a0];
         if (npig == 0) continue;
         const double np_d = static_cast<double>(npig);
-        for (int64_t m = 0; m < static_cast<int64_t>(opt.max_dets.size()); ++m) {
-          picked.clear();
-          for (int64_t n = 0; n < total; ++n)
-            if (entries[n].rank < opt.max_dets[m]) picked.push_back(n);
-          const int64_t nd = static_cast<int64_t>(picked.size());
-          for (int64_t t = 0; t < T; ++t) {
-            // Precision only rises at true positives and recall only changes there, so the
-            // curve is evaluated at those events (same divisions, same values as every point).
-            ev_pos.clear();
-            ev_rc.clear();
-            ev_pr.clear();
-            const uint8_t* row = local.data() + (a * T + t) * total;
-            int64_t tp = 0, fp = 0;
-            for (int64_t n = 0; n < nd; ++n) {
-              const uint8_t s = row[picked[n]];
-              const int64_t valid = !(s & 2), hit = s & valid & 1;
-              tp += hit;
-              fp += valid - hit;
-              if (hit) {  // counts are exact in double: same values as numpy's float cumsum
-                const double tpd = static_cast<double>(tp);
-                ev_pos.push_back(n);
-                ev_rc.push_back(tpd / np_d);
-                ev_pr.push_back(tpd / (static_cast<double>(fp) + tpd + eps));
+        int64_t full_m = -1;  // first max-dets column that keeps every detection
+        for (int64_t m = 0; m < nm; ++m) {
+          const bool full = opt.max_dets[m] > max_rank;
+          if (full && full_m >= 0) {  // same detections as column full_m: same curve
+            for (int64_t t = 0; t < T; ++t) {
+              recall[((t * K + k) * A + a) * M + m] = recall[((t * K + k) * A + a) * M + full_m];
+              for (int64_t r = 0; r < R; ++r) {
+                const int64_t base = (((t * R + r) * K + k) * A + a) * M;
+                precision[base + m] = precision[base + full_m];
+                scores[base + m] = scores[base + full_m];
               }
             }
-            recall[((t * K + k) * A + a) * M + m] = nd ? static_cast<double>(tp) / np_d : 0.0;
-            const int64_t ne = static_cast<int64_t>(ev_pos.size());
+            continue;
+          }
+          if (full) full_m = m;
+          picked.clear();
+          for (int64_t n = 0; n < total; ++n)
+            if (full || entries[n].rank < opt.max_dets[m]) picked.push_back(n);
+          const int64_t nd = static_cast<int64_t>(picked.size());
+          // Precision only rises at true positives and recall only changes there, so the curve
+          // is evaluated at those events (the same divisions, hence the same values, as at every
+          // point); counts are exact in double, like numpy's float cumsum.
+          std::fill(tp.begin(), tp.end(), 0);
+          std::fill(fp.begin(), fp.end(), 0);
+          for (auto& ev : events) ev.clear();
+          int64_t fp_all = 0;  // false positives at every threshold (the common case), counted once
+          for (int64_t n = 0; n < nd; ++n) {
+            const uint8_t* s = local.data() + (picked[n] * nA + a) * T;
+            uint8_t any = 0;
+            for (int64_t t = 0; t < T; ++t) any |= s[t];
+            if (any == 0) {
+              ++fp_all;
+              continue;
+            }
+            for (int64_t t = 0; t < T; ++t) {
+              const int64_t valid = !(s[t] & 2), hit = s[t] & valid & 1;
+              tp[t] += hit;
+              fp[t] += valid - hit;
+              if (hit) {
+                const double tpd = static_cast<double>(tp[t]);
+                const double fpd = static_cast<double>(fp[t] + fp_all);
+                events[t].push_back({n, tpd / np_d, tpd / (fpd + tpd + eps)});
+              }
+            }
+          }
+          for (int64_t t = 0; t < T; ++t) {
+            auto& ev = events[t];
+            recall[((t * K + k) * A + a) * M + m] = nd ? static_cast<double>(tp[t]) / np_d : 0.0;
+            const int64_t ne = static_cast<int64_t>(ev.size());
             for (int64_t e = ne - 1; e > 0; --e)
-              if (ev_pr[e] > ev_pr[e - 1]) ev_pr[e - 1] = ev_pr[e];
+              if (ev[e].pr > ev[e - 1].pr) ev[e - 1].pr = ev[e].pr;
             // recall at position 0 (0 unless the first detection is a true positive)
-            const double rc0 = (ne > 0 && ev_pos[0] == 0) ? ev_rc[0] : 0.0;
-            int64_t e = 0;
+            const double rc0 = (ne > 0 && ev[0].pos == 0) ? ev[0].rc : 0.0;
             for (int64_t r = 0; r < R; ++r) {
               const int64_t out = (((t * R + r) * K + k) * A + a) * M + m;
               precision[out] = 0.0;
@@ -350,13 +394,15 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
               double q;
               if (nd > 0 && rc0 >= thr) {  // searchsorted gives position 0
                 pos = 0;
-                q = ne > 0 ? ev_pr[0] : 0.0;
+                q = ne > 0 ? ev[0].pr : 0.0;
               } else {
                 // first event with recall >= thr (thresholds need not be sorted)
-                e = std::lower_bound(ev_rc.begin(), ev_rc.end(), thr) - ev_rc.begin();
+                const int64_t e = std::lower_bound(ev.begin(), ev.end(), thr,
+                                                   [](const Event& x, double v) { return x.rc < v; }) -
+                                  ev.begin();
                 if (e >= ne) break;  // past the last recall: the rest stay 0
-                pos = ev_pos[e];
-                q = ev_pr[e];
+                pos = ev[e].pos;
+                q = ev[e].pr;
               }
               precision[out] = q;
               scores[out] = entries[picked[pos]].score;

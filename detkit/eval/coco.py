@@ -47,6 +47,18 @@ def _read_bytes(path) -> bytes:
         return f.read()
 
 
+def _parse_file(path, parser):
+    """Columns from the native scanner reading the file through a memory map (no copy), or None
+    when the scanner does not handle the content (the caller then uses the json module)."""
+    import mmap
+
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return None
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            return parser(view)
+
+
 def _first_occurrence_unique(values: np.ndarray) -> np.ndarray:
     """Unique values in order of first occurrence (dict key order)."""
     if len(values) == 0:
@@ -86,16 +98,15 @@ class COCO:
         elif isinstance(annotation_file, dict):
             self._dataset = annotation_file
         elif isinstance(annotation_file, (str, bytes, os.PathLike)):
-            data = _read_bytes(annotation_file)
-            cols = _C.coco_parse_instances(data)
+            cols = _parse_file(annotation_file, _C.coco_parse_instances)
             if cols is None:
-                dataset = json.loads(data)
+                dataset = json.loads(_read_bytes(annotation_file))
                 if not isinstance(dataset, dict):
                     raise ValueError(f"annotation_file must hold a JSON object, got {type(dataset).__name__}")
                 self._dataset = dataset
             else:
                 self._columns = cols
-                self._materialize = lambda: json.loads(_read_bytes(annotation_file))
+                self._materialize = _Loader(annotation_file)
         else:
             raise TypeError(f"annotation_file must be a path or a dict, got {type(annotation_file).__name__}")
 
@@ -256,18 +267,17 @@ class COCO:
         """Loads detection results (JSON file name, list of dicts or (N, 7) array) against this
         ground truth; see the module docstring for the rules and the errors."""
         if isinstance(resFile, (str, bytes, os.PathLike)):
-            data = _read_bytes(resFile)
-            cols = _C.coco_parse_results(data)
+            cols = _parse_file(resFile, _C.coco_parse_results)
             if cols is not None and self._fast_results_ok(cols):
-                return self._results_from_columns(cols, lambda: json.loads(_read_bytes(resFile)))
-            anns = json.loads(data)
+                return self._results_from_columns(cols, _Loader(resFile, self))
+            anns = json.loads(_read_bytes(resFile))
         elif isinstance(resFile, np.ndarray):
             arr = np.asarray(resFile, dtype=np.float64)
             if arr.ndim != 2 or arr.shape[1] != 7:
                 raise ValueError(f"resFile array must have shape (N, 7), got {arr.shape}")
             cols = {"image_id": arr[:, 0].astype(np.int64), "category_id": arr[:, 6].astype(np.int64),
                     "bbox": np.ascontiguousarray(arr[:, 1:5]), "score": arr[:, 5].copy()}
-            return self._results_from_columns(cols, lambda: self.loadNumpyAnnotations(resFile))
+            return self._results_from_columns(cols, _Loader(None, self, resFile))
         else:
             anns = resFile
         if not isinstance(anns, list):
@@ -302,13 +312,7 @@ class COCO:
         }
         if "keypoints" in cols:
             res._columns["keypoints"] = cols["keypoints"]
-        gt_coco = self
-
-        def materialize():
-            anns = load_dicts()
-            return gt_coco._results_from_dicts(anns).dataset
-
-        res._materialize = materialize
+        res._materialize = load_dicts
         return res
 
     def _results_from_dicts(self, anns: List[dict]) -> "COCO":
@@ -384,6 +388,23 @@ class COCO:
         return _columns_from_dicts(self.dataset)
 
 
+class _Loader:
+    """Builds a file-mode COCO's dataset dict on first access (a class, so COCO objects pickle):
+    the JSON file itself, or for results the pycocotools ``loadRes`` dicts of a file or array."""
+
+    def __init__(self, path, gt: Optional["COCO"] = None, array: Optional[np.ndarray] = None):
+        self.path, self.gt, self.array = path, gt, array
+
+    def __call__(self) -> dict:
+        if self.gt is None:
+            return json.loads(_read_bytes(self.path))
+        if self.array is not None:
+            anns = self.gt.loadNumpyAnnotations(self.array)
+        else:
+            anns = json.loads(_read_bytes(self.path))
+        return self.gt._results_from_dicts(anns).dataset
+
+
 def _checked_box(ann: dict, i: int) -> Sequence[float]:
     bb = ann.get("bbox")
     if bb is None or len(bb) != 4:
@@ -414,11 +435,13 @@ def _check_result_columns(cols: dict, gt: dict, require_box: bool) -> None:
         if (bbox[:, 2:] < 0).any():
             i = first_bad((bbox[:, 2:] < 0).any(axis=1))
             raise ValueError(f"results[{i}] has a negative width or height in bbox {bbox[i].tolist()!r}")
-    known = np.isin(cols["image_id"], gt["image_ids"])
+    from detkit.eval.cocoeval import _positions
+
+    known = _positions(cols["image_id"], np.unique(gt["image_ids"])) >= 0
     if not known.all():
         i = first_bad(~known)
         raise ValueError(f"results[{i}] has image_id {int(cols['image_id'][i])}, which is not in the ground truth")
-    cats = np.isin(cols["category_id"], gt["category_ids"])
+    cats = _positions(cols["category_id"], np.unique(gt["category_ids"])) >= 0
     if not cats.all():
         _warn_unknown_categories(int((~cats).sum()), int(cols["category_id"][~cats][0]))
 

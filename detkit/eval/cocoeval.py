@@ -298,10 +298,15 @@ def summarize_eval(ev: Dict[str, Any], p: Params) -> Tuple[np.ndarray, List[str]
 # ---------------------------------------------------------------------- preparation
 def _positions(values: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
     """Index of each value in the sorted unique ids, -1 where absent."""
-    if len(sorted_ids) == 0:
+    n = len(sorted_ids)
+    if n == 0 or len(values) == 0:
         return np.full(len(values), -1, dtype=np.int64)
-    pos = np.searchsorted(sorted_ids, values)
-    pos = np.minimum(pos, len(sorted_ids) - 1)
+    lo, hi = int(sorted_ids[0]), int(sorted_ids[-1])
+    if lo >= 0 and hi < 64 * (n + len(values)) + 1024:  # compact ids (COCO's): a lookup table
+        table = np.full(hi + 2, -1, dtype=np.int64)
+        table[sorted_ids] = np.arange(n)
+        return table[np.clip(values, -1, hi + 1)]
+    pos = np.minimum(np.searchsorted(sorted_ids, values), n - 1)
     return np.where(sorted_ids[pos] == values, pos, -1).astype(np.int64)
 
 
@@ -313,12 +318,13 @@ def _traversal_rows(cols: dict, img_pos: np.ndarray, p: Params) -> Tuple[np.ndar
     in use, the file order already gives the right order within every cell.
     """
     n = len(cols["id"])
-    rows = np.arange(n, dtype=np.int64)
+    rows = None  # identity: file order
     ids = cols["id"]
     unique = cols.get("ids_unique")
     if unique is None:
         unique = len(np.unique(ids)) == n
     if not unique:
+        rows = np.arange(n, dtype=np.int64)
         keep = img_pos >= 0
         if p.useCats:
             keep &= np.isin(cols["category_id"], np.asarray(p.catIds, dtype=np.int64))
@@ -329,8 +335,8 @@ def _traversal_rows(cols: dict, img_pos: np.ndarray, p: Params) -> Tuple[np.ndar
             last[i] = r
         rows = np.array([last[i] for i in ids[rows].tolist()], dtype=np.int64)
     I = len(p.imgIds)
-    cats = cols["category_id"][rows]
-    ipos = img_pos[rows]
+    cats = _take(cols["category_id"], rows)
+    ipos = _take(img_pos, rows)
     if p.useCats:
         kpos = _positions(cats, np.asarray(p.catIds, dtype=np.int64))
         cell = np.where((kpos >= 0) & (ipos >= 0), kpos * I + ipos, -1)
@@ -338,15 +344,21 @@ def _traversal_rows(cols: dict, img_pos: np.ndarray, p: Params) -> Tuple[np.ndar
     # useCats = 0: an image's annotations pooled category by category, in p.catIds order
     parts = [np.flatnonzero(cats == c) for c in p.catIds]
     pick = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    rows, ipos = rows[pick], ipos[pick]
+    rows, ipos = _take(np.arange(n, dtype=np.int64), rows)[pick], ipos[pick]
     return rows, np.where(ipos >= 0, ipos, -1)
+
+
+def _take(arr, rows):
+    """arr[rows], or arr itself when rows is None (identity)."""
+    return arr if rows is None or arr is None else arr[rows]
 
 
 def _prepare(coco_gt, coco_dt, p: Params, use_ignore_flag: bool) -> dict:
     if p.iouType not in ("bbox", "segm", "keypoints"):
         raise ValueError(f"iouType must be 'bbox', 'segm' or 'keypoints', got {p.iouType!r}")
-    gt = _columns_of(coco_gt)
-    dt = _columns_of(coco_dt)
+    segm = p.iouType == "segm"  # masks are read from the annotation dicts
+    gt = _columns_of(coco_gt, segm)
+    dt = _columns_of(coco_dt, segm)
     img_sorted = np.asarray(p.imgIds, dtype=np.int64)
     I = len(img_sorted)
     K = len(p.catIds) if p.useCats else 1
@@ -354,69 +366,76 @@ def _prepare(coco_gt, coco_dt, p: Params, use_ignore_flag: bool) -> dict:
     d_rows, d_cell = _traversal_rows(dt, _positions(dt["image_id"], img_sorted), p)
     g_eval = g_cell >= 0
     d_eval = d_cell >= 0
-    gsel, dsel = g_rows[g_eval], d_rows[d_eval]
-    area = gt["area"][g_rows]
-    if np.isnan(area[g_eval]).any():
-        bad = int(gt["id"][gsel][np.isnan(gt["area"][gsel])][0])
+    area = _take(gt["area"], g_rows)
+    if np.isnan(area).any() and np.isnan(area[g_eval]).any():
+        bad = int(_take(gt["id"], g_rows)[g_eval & np.isnan(area)][0])
         raise ValueError(f"ground-truth annotation {bad} has no 'area'")
-    dscore = dt["score"][d_rows]
-    if "has_score" in dt and not dt["has_score"][dsel].all():
-        raise ValueError(f"detection {int(dt['id'][dsel][~dt['has_score'][dsel]][0])} has no 'score'")
-    if not np.isfinite(dscore[d_eval]).all():
-        bad = np.flatnonzero(d_eval & ~np.isfinite(dscore))[0]
-        raise ValueError(f"detection {int(dt['id'][d_rows[bad]])} has a non-finite score {dscore[bad]!r}")
-    crowd = gt["iscrowd"][g_rows] != 0
+    dscore = _take(dt["score"], d_rows)
+    if "has_score" in dt:
+        has = _take(dt["has_score"], d_rows)
+        if not has.all() and not has[d_eval].all():
+            raise ValueError(f"detection {int(_take(dt['id'], d_rows)[d_eval & ~has][0])} has no 'score'")
+    if not np.isfinite(dscore).all():
+        bad_rows = d_eval & ~np.isfinite(dscore)
+        if bad_rows.any():
+            bad = np.flatnonzero(bad_rows)[0]
+            raise ValueError(f"detection {int(_take(dt['id'], d_rows)[bad])} has a non-finite score {dscore[bad]!r}")
+    crowd = _take(gt["iscrowd"], g_rows) != 0
     ignore = crowd.copy()
     if use_ignore_flag:
-        ignore |= gt["ignore"][g_rows] != 0
+        ignore |= _take(gt["ignore"], g_rows) != 0
     run: Dict[str, Any] = {"num_cells": K * I, "I": I, "K": K, "iou_type": p.iouType}
     kpt_vars: List[float] = []
     if p.iouType == "keypoints":
-        nkp = gt["num_keypoints"][g_rows]
+        nkp = _take(gt["num_keypoints"], g_rows)
         if np.isnan(nkp[g_eval]).any():
             raise ValueError("every ground truth needs 'num_keypoints' for keypoint evaluation")
         ignore |= nkp == 0
         sigmas = np.asarray(p.kpt_oks_sigmas, dtype=np.float64)
         kpt_vars = ((sigmas * 2) ** 2).tolist()
         width = 3 * len(sigmas)
-        for name, cols, sel in (("ground truth", gt, gsel), ("detection", dt, dsel)):
+        for name, cols, rows, sel in (("ground truth", gt, g_rows, g_eval), ("detection", dt, d_rows, d_eval)):
             kp = cols.get("keypoints")
-            if len(sel) and (kp is None or kp.shape[1] != width or np.isnan(kp[sel]).any()):
+            if sel.any() and (kp is None or kp.shape[1] != width or np.isnan(_take(kp, rows)[sel]).any()):
                 raise ValueError(f"every {name} needs 'keypoints' with {width} values "
                                  f"(3 per sigma in kpt_oks_sigmas)")
     elif p.iouType == "bbox":
-        for name, cols, sel in (("ground truth", gt, gsel), ("detection", dt, dsel)):
-            if np.isnan(cols["bbox"][sel]).any():
+        for name, cols, rows, sel in (("ground truth", gt, g_rows, g_eval), ("detection", dt, d_rows, d_eval)):
+            box = _take(cols["bbox"], rows)
+            if np.isnan(box).any() and np.isnan(box[sel]).any():
                 raise ValueError(f"every {name} needs a finite 'bbox' [x, y, w, h]")
     run["gt"] = {"cell": g_cell, "bbox": _rows_of(gt["bbox"], g_rows, 4), "area": area,
-                 "iscrowd": crowd.astype(np.uint8), "ignore": ignore.astype(np.uint8), "id": gt["id"][g_rows]}
-    run["dt"] = {"cell": d_cell, "bbox": _rows_of(dt["bbox"], d_rows, 4), "area": dt["area"][d_rows],
-                 "score": dscore, "id": dt["id"][d_rows]}
+                 "iscrowd": crowd.astype(np.uint8), "ignore": ignore.astype(np.uint8),
+                 "id": _take(gt["id"], g_rows)}
+    run["dt"] = {"cell": d_cell, "bbox": _rows_of(dt["bbox"], d_rows, 4), "area": _take(dt["area"], d_rows),
+                 "score": dscore, "id": _take(dt["id"], d_rows)}
     if p.iouType == "keypoints":
         width = len(kpt_vars) * 3
-        run["gt"]["keypoints"] = _rows_of(gt.get("keypoints"), g_rows, width)
-        run["dt"]["keypoints"] = _rows_of(dt.get("keypoints"), d_rows, width)
+        run["gt"]["keypoints"] = _rows_of(gt.get("keypoints"), g_rows, width, len(g_cell))
+        run["dt"]["keypoints"] = _rows_of(dt.get("keypoints"), d_rows, width, len(d_cell))
     run["kpt_vars"] = kpt_vars
     run["iou_code"] = {"bbox": _IOU_BOX, "keypoints": _IOU_OKS, "segm": _IOU_PRECOMPUTED}[p.iouType]
     run["no_overlaps"] = p.iouType == "keypoints" and not p.useCats
-    if p.iouType == "segm":
+    if segm:
         from detkit.eval._segm import segm_overlaps
 
+        run["gt_rows"], run["dt_rows"] = g_rows, d_rows
         run["precomputed"], run["precomputed_offsets"] = segm_overlaps(
             coco_gt, coco_dt, gt, dt, run, int(p.maxDets[-1]))
     return run
 
 
-def _rows_of(arr: Optional[np.ndarray], rows: np.ndarray, width: int) -> np.ndarray:
+def _rows_of(arr: Optional[np.ndarray], rows: Optional[np.ndarray], width: int, n: int = 0) -> np.ndarray:
+    """(len(rows), width) float64 rows of arr (NaN when arr is missing or has another width)."""
     if arr is None or arr.ndim != 2 or arr.shape[1] != width:
-        return np.full((len(rows), width), np.nan)
-    return np.ascontiguousarray(arr[rows], dtype=np.float64)
+        return np.full((n if rows is None else len(rows), width), np.nan)
+    return np.ascontiguousarray(_take(arr, rows), dtype=np.float64)
 
 
-def _columns_of(coco) -> dict:
-    if hasattr(coco, "_eval_columns"):
+def _columns_of(coco, need_dicts: bool = False) -> dict:
+    if hasattr(coco, "_eval_columns") and not need_dicts:
         return coco._eval_columns()
-    from detkit.eval.coco import _columns_from_dicts  # a pycocotools COCO object: read its dicts
+    from detkit.eval.coco import _columns_from_dicts  # also a pycocotools COCO object: its dicts
 
     return _columns_from_dicts(coco.dataset)
 

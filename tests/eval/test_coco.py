@@ -552,3 +552,129 @@ def test_gt_without_area_raises():
     E = COCOeval(g, g.loadRes(dt), "bbox")
     with pytest.raises(ValueError, match="has no 'area'"):
         E.evaluate()
+
+
+# ---------------------------------------------------------------------- segm (needs detkit.eval.mask)
+def test_shared_segm_parity(shared_data):
+    pytest.importorskip("detkit.eval.mask")
+    coco = shared_data / "coco"
+    pc, dk = evaluate_both(coco / "instances_val2014_100.json",
+                           str(coco / "instances_val2014_fakesegm100_results.json"), "segm")
+    assert_same(pc, dk)
+    expected = " ".join((coco / "val2014_fake_eval_res.txt").read_text().split("type=segm")[1]
+                        .split("type=bbox")[0].split())
+    for line in dk[1].splitlines():
+        assert " ".join(line.split()) in expected
+    assert_eval_imgs_equal(pc[0], dk[0])
+
+
+def test_shared_segm_use_cats_0(shared_data):
+    pytest.importorskip("detkit.eval.mask")
+    coco = shared_data / "coco"
+
+    def configure(p):
+        p.useCats = 0
+        p.imgIds = sorted(p.imgIds)[:40]
+
+    assert_same(*evaluate_both(coco / "instances_val2014_100.json",
+                               str(coco / "instances_val2014_fakesegm100_results.json"), "segm", configure))
+
+
+# ---------------------------------------------------------------------- merging shards
+def _shard_eval(gt, dt, iou_type, img_ids, configure=None):
+    g = COCO(copy.deepcopy(gt))
+    E = COCOeval(g, g.loadRes(copy.deepcopy(dt)), iou_type)
+    if configure:
+        configure(E.params)
+    E.params.imgIds = img_ids
+    E.evaluate()
+    return E
+
+
+@pytest.mark.parametrize("iou_type,seed,shards", [("bbox", 0, 2), ("bbox", 1, 5), ("keypoints", 2, 3)])
+def test_merged_shards_equal_one_evaluation(iou_type, seed, shards):
+    gt, dt = make_dataset(500 + seed, tie_scores=True, keypoints=17 if iou_type == "keypoints" else 0)
+    img_ids = [img["id"] for img in gt["images"]]
+    rng = np.random.default_rng(seed)
+    assignment = rng.integers(0, shards, len(img_ids))
+    whole = _shard_eval(gt, dt, iou_type, img_ids)
+    whole.accumulate()
+    parts = [_shard_eval(gt, dt, iou_type, [i for i, s in zip(img_ids, assignment) if s == k])
+             for k in range(shards)]
+    merged = parts[0].merge(*parts[1:])
+    merged.accumulate()
+    for key in ARRAYS:
+        assert np.array_equal(whole.eval[key], merged.eval[key]), key
+    _quiet(whole.summarize)
+    _quiet(merged.summarize)
+    np.testing.assert_array_equal(whole.stats, merged.stats)
+    assert_eval_imgs_equal(whole, merged)
+
+
+def test_merge_use_cats_0_and_pickled_shards():
+    import pickle
+
+    gt, dt = make_dataset(77)
+    img_ids = [img["id"] for img in gt["images"]]
+
+    def configure(p):
+        p.useCats = 0
+
+    whole = _shard_eval(gt, dt, "bbox", img_ids, configure)
+    whole.accumulate()
+    a = pickle.loads(pickle.dumps(_shard_eval(gt, dt, "bbox", img_ids[::2], configure)))
+    b = pickle.loads(pickle.dumps(_shard_eval(gt, dt, "bbox", img_ids[1::2], configure)))
+    merged = b.merge(a)
+    merged.accumulate()
+    for key in ARRAYS:
+        assert np.array_equal(whole.eval[key], merged.eval[key]), key
+
+
+def test_merge_rejects_overlapping_or_mismatched_shards():
+    gt, dt = make_dataset(78)
+    img_ids = [img["id"] for img in gt["images"]]
+    a = _shard_eval(gt, dt, "bbox", img_ids[:10])
+    with pytest.raises(ValueError, match="disjoint image sets"):
+        a.merge(_shard_eval(gt, dt, "bbox", img_ids[5:15]))
+
+    def fewer(p):
+        p.maxDets = [1, 10, 50]
+
+    with pytest.raises(ValueError, match="equal params.maxDets"):
+        a.merge(_shard_eval(gt, dt, "bbox", img_ids[20:], fewer))
+    with pytest.raises(RuntimeError, match="evaluate"):
+        a.merge(COCOeval(COCO(copy.deepcopy(gt)), None, "bbox"))
+
+
+# ---------------------------------------------------------------------- native JSON scanner
+def test_json_numbers_read_exactly_like_python(tmp_path):
+    rng = np.random.default_rng(0)
+    values = list(rng.standard_normal(3000) * 10.0 ** rng.integers(-30, 30, 3000))
+    values += [float(np.float32(v)) for v in rng.random(3000) * 600]
+    values += [0.0, -0.0, 1e22, 1e23, 9007199254740993.0, 5e-324, 1.7976931348623157e308]
+    texts = [repr(float(v)) for v in values] + ["1E5", "1e-5", "123.456e-2", "-0", "100",
+                                                "12345678901234567890123", "0.1000000000000000055511151231257827"]
+    body = ", ".join('{"image_id": 7, "category_id": 1, "bbox": [%s, 1, 2, 3], "score": %s}' % (t, t)
+                     for t in texts)
+    (tmp_path / "dt.json").write_text("[" + body + "]")
+    gt, _ = make_dataset(1)
+    res = COCO(gt).loadRes(str(tmp_path / "dt.json"))
+    expected = np.array([float(t) for t in texts])
+    got = res._eval_columns()
+    assert np.array_equal(got["score"].view(np.uint64), expected.view(np.uint64))
+    assert np.array_equal(got["bbox"][:, 0].view(np.uint64), expected.view(np.uint64))
+
+
+@pytest.mark.parametrize("text", [
+    '[{"image_id": 7, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5, "extra": {"a": [1, "x\\"y"]}}]',
+    '[ {"image_id":7,"category_id":1,"bbox":[1,2,3,4],"score":5e-1} ,\n {"score": 0.25, "bbox": [0, 0, 1, 1], "category_id": 2, "image_id": 14}]',
+])
+def test_json_scanner_skips_unknown_fields_and_whitespace(tmp_path, text):
+    (tmp_path / "dt.json").write_text(text)
+    gt, _ = make_dataset(1)
+    g = COCO(gt)
+    fast = g.loadRes(str(tmp_path / "dt.json"))
+    slow = g.loadRes(json.loads(text))
+    for key in ("image_id", "category_id", "bbox", "score", "area", "id"):
+        assert np.array_equal(fast._eval_columns()[key], slow._eval_columns()[key]), key
+    assert fast.dataset["annotations"] == slow.dataset["annotations"]
