@@ -33,3 +33,4 @@ __all__ = [
     "batched_soft_nms",
 ]
 from detkit.reference import mask
+from detkit.reference import voc
