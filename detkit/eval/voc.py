@@ -133,7 +133,7 @@ def _field(record: Any, key: str, position: int, where: str, default: Any = None
     if isinstance(record, dict):
         if key in record:
             return record[key]
-    elif isinstance(record, (tuple, list)) and position < len(record):
+    elif position < len(record):
         return record[position]
     if default is not None:
         return default
@@ -151,42 +151,85 @@ def _as_difficult(value: Any, n: int, name: str) -> np.ndarray:
     return arr != 0
 
 
+def _columns(boxes: Any, labels: Any, extra: Any, is_gt: bool, name_of) -> tuple:
+    """Validated (boxes float64, labels int64, difficult bool / scores float64); name_of(field)
+    names a field in the error messages. A missing difficult column (None) is all False."""
+    b = as_boxes(boxes, name_of("boxes")).astype(np.float64, copy=False)
+    n = len(b)
+    lab = as_labels(labels, n, name_of("labels"))
+    if is_gt:
+        ext = np.zeros(n, bool) if extra is None else _as_difficult(extra, n, name_of("difficult"))
+    else:
+        ext = as_scores(extra, n, name_of("scores"))
+    return b, lab, ext
+
+
+def _record_fields(rec: Any, where: str, is_gt: bool) -> tuple:
+    """Raw (boxes, labels, difficult-or-scores) of one per-image record (dict or tuple)."""
+    if not isinstance(rec, (dict, tuple, list)):
+        raise TypeError(f"{where} must be a dict or a tuple, got {type(rec).__name__}")
+    boxes = _field(rec, "boxes", 0, where)
+    if is_gt:
+        return boxes, _field(rec, "labels", 1, where), _field(rec, "difficult", 2, where, _ABSENT)
+    return boxes, _field(rec, "labels", 2, where), _field(rec, "scores", 1, where)
+
+
+_ABSENT = np.zeros(0, bool)  # marks a missing difficult column
+
+
+def _as_column(value: Any, n: Optional[int]) -> Optional[np.ndarray]:
+    """Quick shape-checked array for the fast path; None if it needs the full (slow) checks."""
+    arr = np.asarray(value)
+    if n is None:  # boxes
+        if arr.size == 0:
+            return arr.reshape(0, 4).astype(np.float64)
+        return arr if arr.ndim == 2 and arr.shape[1] == 4 else None
+    if arr.size == 0:
+        return arr.reshape(0).astype(np.int64)
+    return arr if arr.shape == (n,) else None
+
+
 def _flatten(records: Any, name: str, is_gt: bool):
-    """(image ids, boxes, labels, difficult-or-scores) as flat arrays."""
-    third = "difficult" if is_gt else "scores"
+    """(image ids, boxes, labels, difficult-or-scores) as flat validated arrays."""
     if isinstance(records, dict):  # flat form
         if "image_ids" not in records:
             raise ValueError(f"{name} given as a dict of flat arrays must have 'image_ids'")
-        boxes = as_boxes(records.get("boxes", np.zeros((0, 4))), f"{name}['boxes']")
-        n = len(boxes)
-        images = as_labels(records["image_ids"], n, f"{name}['image_ids']")
-        labels = as_labels(_field(records, "labels", 0, name), n, f"{name}['labels']")
-        if is_gt:
-            extra = _as_difficult(records.get("difficult", np.zeros(n, bool)), n, f"{name}['difficult']")
-        else:
-            extra = as_scores(_field(records, "scores", 0, name), n, f"{name}['scores']")
-        return images, boxes.astype(np.float64, copy=False), labels, extra
+        fields = ("boxes", "labels", "difficult" if is_gt else "scores")
+        raw = [records.get(f, np.zeros((0, 4)) if f == "boxes" else None) for f in fields]
+        if not is_gt and raw[2] is None or raw[1] is None:
+            raise ValueError(f"{name} must have '{'labels' if raw[1] is None else 'scores'}'")
+        boxes, labels, extra = _columns(*raw, is_gt, lambda f: f"{name}['{f}']")
+        return as_labels(records["image_ids"], len(boxes), f"{name}['image_ids']"), boxes, labels, extra
     if not isinstance(records, (list, tuple)):
         raise TypeError(f"{name} must be a list with one record per image or a dict of flat arrays "
                         f"with 'image_ids', got {type(records).__name__}")
-    parts = []
-    for i, rec in enumerate(records):
-        where = f"{name}[{i}]"
-        if not isinstance(rec, (dict, tuple, list)):
-            raise TypeError(f"{where} must be a dict or a tuple, got {type(rec).__name__}")
-        boxes = as_boxes(_field(rec, "boxes", 0, where), f"{where} boxes").astype(np.float64, copy=False)
-        n = len(boxes)
-        if is_gt:
-            labels = as_labels(_field(rec, "labels", 1, where), n, f"{where} labels")
-            extra = _as_difficult(_field(rec, "difficult", 2, where, np.zeros(n, bool)), n, f"{where} difficult")
-        else:
-            extra = as_scores(_field(rec, "scores", 1, where), n, f"{where} scores")
-            labels = as_labels(_field(rec, "labels", 2, where), n, f"{where} labels")
-        parts.append((np.full(n, i, np.int64), boxes, labels, extra))
-    if not parts:
-        return (np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0, np.int64),
-                np.zeros(0, bool) if is_gt else np.zeros(0))
-    return tuple(np.concatenate(col) for col in zip(*parts))
+    # Fast path: stack the raw columns and validate them once; on any problem, validate record by
+    # record so that the error names the image.
+    cols: list = [[], [], []]
+    try:
+        for i, rec in enumerate(records):
+            boxes, labels, extra = _record_fields(rec, f"{name}[{i}]", is_gt)
+            b = _as_column(boxes, None)
+            if b is None:
+                raise ValueError
+            lab = _as_column(labels, len(b))
+            ext = np.zeros(len(b), bool) if extra is _ABSENT else _as_column(extra, len(b))
+            if lab is None or ext is None:
+                raise ValueError
+            for col, v in zip(cols, (b, lab, ext)):
+                col.append(v)
+        sizes = [len(b) for b in cols[0]]
+        stacked = [np.concatenate(c) if c else np.zeros((0, 4) if k == 0 else 0) for k, c in enumerate(cols)]
+        boxes, labels, extra = _columns(*stacked, is_gt, lambda f: f"{name} {f}")
+    except (TypeError, ValueError):
+        for i, rec in enumerate(records):
+            where = f"{name}[{i}]"
+            fields = list(_record_fields(rec, where, is_gt))
+            if fields[2] is _ABSENT:
+                fields[2] = None
+            _columns(*fields, is_gt, lambda f: f"{where} {f}")
+        raise
+    return np.repeat(np.arange(len(sizes), dtype=np.int64), sizes), boxes, labels, extra
 
 
 # ------------------------------------------------------------------------------------------------
@@ -279,9 +322,16 @@ def evaluate_voc(gt: Any, detections: Any, iou_threshold: float = 0.5, use_07_me
     d_keep = np.isin(d_lab, labels)
     g_img, g_boxes, g_cls, g_diff = g_img[g_keep], g_boxes[g_keep], np.searchsorted(labels, g_lab[g_keep]), g_diff[g_keep]
     d_img, d_boxes, d_cls, d_score = d_img[d_keep], d_boxes[d_keep], np.searchsorted(labels, d_lab[d_keep]), d_score[d_keep]
-    images, img_index = np.unique(np.concatenate([g_img, d_img]), return_inverse=True)
-    g_key = g_cls * len(images) + img_index[: len(g_img)]
-    d_key = d_cls * len(images) + img_index[len(g_img):]
+    all_img = np.concatenate([g_img, d_img])
+    lo = int(all_img.min()) if all_img.size else 0
+    n_images = int(all_img.max()) - lo + 1 if all_img.size else 0
+    if n_images * max(n_cls, 1) < 2**62:  # image ids as they are (shifted to start at 0)
+        img_index = all_img - lo
+    else:  # ids spread too far apart for a combined key: number them densely
+        img_index = np.unique(all_img, return_inverse=True)[1].reshape(-1)
+        n_images = int(img_index.max()) + 1
+    g_key = g_cls * n_images + img_index[: len(g_img)]
+    d_key = d_cls * n_images + img_index[len(g_img):]
 
     n_pos = np.bincount(g_cls[~g_diff], minlength=n_cls)
 
@@ -290,7 +340,8 @@ def evaluate_voc(gt: Any, detections: Any, iou_threshold: float = 0.5, use_07_me
     g_key, g_boxes, g_diff = g_key[g_order], g_boxes[g_order], g_diff[g_order]
 
     # Detections by class, then decreasing score, ties in input order (rule 2).
-    d_order = np.lexsort((np.arange(len(d_key)), -d_score, d_cls))
+    d_order = np.argsort(-d_score, kind="stable")
+    d_order = d_order[np.argsort(d_cls[d_order], kind="stable")]
     d_key, d_boxes, d_cls, d_score = d_key[d_order], d_boxes[d_order], d_cls[d_order], d_score[d_order]
     ovmax, jmax = _best_overlaps(d_key, d_boxes, g_key, g_boxes, off)
 
