@@ -37,6 +37,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from detkit import _cy_voc
 from detkit._validation import as_boxes, as_labels, as_offset, as_scores, as_threshold
 
 __all__ = ["evaluate_voc", "VOCResult", "voc_ap"]
@@ -234,35 +235,6 @@ def _flatten(records: Any, name: str, is_gt: bool):
 
 # ------------------------------------------------------------------------------------------------
 
-def _best_overlaps(dkey, dboxes, gkey, gboxes, offset):
-    """For each detection: the largest IoU with a gt of the same key and the (first) gt reaching it.
-    Returns (ovmax, jmax) with ovmax = -inf and jmax = -1 where the key has no gt; gkey is sorted."""
-    start = np.searchsorted(gkey, dkey, side="left")
-    count = np.searchsorted(gkey, dkey, side="right") - start
-    nd = len(dkey)
-    ovmax = np.full(nd, -np.inf)
-    jmax = np.full(nd, -1, np.int64)
-    total = int(count.sum())
-    if total == 0:
-        return ovmax, jmax
-    det = np.repeat(np.arange(nd), count)
-    first = np.cumsum(count) - count
-    gt = start[det] + (np.arange(total) - first[det])
-    d, g = dboxes[det], gboxes[gt]
-    iw = np.maximum(np.minimum(d[:, 2], g[:, 2]) - np.maximum(d[:, 0], g[:, 0]) + offset, 0.0)
-    ih = np.maximum(np.minimum(d[:, 3], g[:, 3]) - np.maximum(d[:, 1], g[:, 1]) + offset, 0.0)
-    inter = iw * ih
-    union = (d[:, 2] - d[:, 0] + offset) * (d[:, 3] - d[:, 1] + offset) \
-        + (g[:, 2] - g[:, 0] + offset) * (g[:, 3] - g[:, 1] + offset) - inter
-    iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-    has = count > 0
-    ovmax[has] = np.maximum.reduceat(iou, first[has])
-    at_max = np.flatnonzero(iou == ovmax[det])
-    dets_at_max, first_pair = np.unique(det[at_max], return_index=True)  # the first gt on ties
-    jmax[dets_at_max] = gt[at_max[first_pair]]
-    return ovmax, jmax
-
-
 def evaluate_voc(gt: Any, detections: Any, iou_threshold: float = 0.5, use_07_metric: bool = False,
                  offset: int = 1, classes: Optional[Sequence[int]] = None, strict: bool = True) -> VOCResult:
     """Pascal VOC per-class AP and mAP (see the module docstring for every rule).
@@ -318,10 +290,12 @@ def evaluate_voc(gt: Any, detections: Any, iou_threshold: float = 0.5, use_07_me
     n_cls = len(labels)
 
     # Keep the evaluated classes; class index c and a dense image index give the matching key.
-    g_keep = np.isin(g_lab, labels)
-    d_keep = np.isin(d_lab, labels)
-    g_img, g_boxes, g_cls, g_diff = g_img[g_keep], g_boxes[g_keep], np.searchsorted(labels, g_lab[g_keep]), g_diff[g_keep]
-    d_img, d_boxes, d_cls, d_score = d_img[d_keep], d_boxes[d_keep], np.searchsorted(labels, d_lab[d_keep]), d_score[d_keep]
+    if classes is not None:
+        g_keep = np.isin(g_lab, labels)
+        d_keep = np.isin(d_lab, labels)
+        g_img, g_boxes, g_lab, g_diff = g_img[g_keep], g_boxes[g_keep], g_lab[g_keep], g_diff[g_keep]
+        d_img, d_boxes, d_lab, d_score = d_img[d_keep], d_boxes[d_keep], d_lab[d_keep], d_score[d_keep]
+    g_cls, d_cls = np.searchsorted(labels, g_lab), np.searchsorted(labels, d_lab)
     all_img = np.concatenate([g_img, d_img])
     lo = int(all_img.min()) if all_img.size else 0
     n_images = int(all_img.max()) - lo + 1 if all_img.size else 0
@@ -342,18 +316,17 @@ def evaluate_voc(gt: Any, detections: Any, iou_threshold: float = 0.5, use_07_me
     # Detections by class, then decreasing score, ties in input order (rule 2).
     d_order = np.argsort(-d_score, kind="stable")
     d_order = d_order[np.argsort(d_cls[d_order], kind="stable")]
-    d_key, d_boxes, d_cls, d_score = d_key[d_order], d_boxes[d_order], d_cls[d_order], d_score[d_order]
-    ovmax, jmax = _best_overlaps(d_key, d_boxes, g_key, g_boxes, off)
+    d_key, d_cls, d_score = d_key[d_order], d_cls[d_order], d_score[d_order]
 
-    # Rule 4: first detection (in visiting order) on a non-difficult gt is a TP, later ones FP.
-    hit = ovmax > thr if strict else (ovmax >= thr) & (ovmax > 0)
-    ignored = np.zeros(len(hit), bool)
-    ignored[hit] = g_diff[jmax[hit]]
-    candidates = np.flatnonzero(hit & ~ignored)
-    _, first = np.unique(jmax[candidates], return_index=True)
-    tp = np.zeros(len(d_key), np.float64)
-    tp[candidates[first]] = 1.0
-    fp = (~ignored).astype(np.float64) - tp
+    # Rules 3-4: each detection against the gt of its key (a contiguous range of the sorted gt).
+    n_keys = n_cls * n_images
+    if n_keys <= 4 * (len(g_key) + len(d_key)):  # a table of where each key's gt starts
+        first = np.concatenate(([0], np.cumsum(np.bincount(g_key, minlength=n_keys))))
+        start, count = first[d_key], first[d_key + 1] - first[d_key]
+    else:
+        start = np.searchsorted(g_key, d_key, side="left")
+        count = np.searchsorted(g_key, d_key, side="right") - start
+    tp, fp = _cy_voc.match(d_order, start, count, d_boxes, g_boxes, g_diff.view(np.uint8), thr, off, bool(strict))
 
     # Rules 5-7 per class.
     bounds = np.searchsorted(d_cls, np.arange(n_cls + 1))
