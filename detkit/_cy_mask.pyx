@@ -539,7 +539,8 @@ cdef inline void _edge_point(const _Edge* e, int t, int* u, int* v) noexcept nog
         u[0] = <int>(e.xs + e.s * t + 0.5)
 
 
-cdef inline void _toggle(int ul, int vl, uint32_t h, uint32_t w, uint32_t* a, Py_ssize_t* k) noexcept nogil:
+cdef inline void _toggle(int ul, int vl, uint32_t h, uint32_t w, uint32_t* a, uint32_t* col,
+                         Py_ssize_t* k) noexcept nogil:
     cdef int64_t x, y
     if ul < 2 or (ul - 2) % 5 != 0:
         return
@@ -553,11 +554,13 @@ cdef inline void _toggle(int ul, int vl, uint32_t h, uint32_t w, uint32_t* a, Py
     else:
         y = (<int64_t>vl + 2) // 5  # ceil((vl - 2) / 5)
     a[k[0]] = <uint32_t>(x * h + y)
+    col[k[0]] = <uint32_t>x
     k[0] += 1
 
 
 cdef Py_ssize_t _poly_toggles(const int* px, const int* py, Py_ssize_t k, uint32_t h, uint32_t w,
-                              uint32_t* a) noexcept nogil:
+                              uint32_t* a, uint32_t* col) noexcept nogil:
+    """Writes the toggle positions x * h + y into a (and their columns x into col); their count."""
     cdef Py_ssize_t j, n = 0
     cdef _Edge e
     cdef int t, t1, lo, hi, u0, v0, u1, v1, pu = 0, pv = 0, last
@@ -568,7 +571,7 @@ cdef Py_ssize_t _poly_toggles(const int* px, const int* py, Py_ssize_t k, uint32
         # The step from the previous edge's last point to this edge's first point.
         _edge_point(&e, last if e.flip else 0, &u0, &v0)
         if j > 0 and u0 != pu:
-            _toggle(u0 if u0 < pu else u0 - 1, v0 if v0 < pv else pv, h, w, a, &n)
+            _toggle(u0 if u0 < pu else u0 - 1, v0 if v0 < pv else pv, h, w, a, col, &n)
         _edge_point(&e, 0 if e.flip else last, &pu, &pv)
         if e.xmajor:
             # Steps (t1, t1 + 1) have ul = xs + t1: visit those with ul = 5 x + 2, 0 <= x < w.
@@ -581,24 +584,69 @@ cdef Py_ssize_t _poly_toggles(const int* px, const int* py, Py_ssize_t k, uint32
             while t1 <= hi:
                 v0 = <int>(e.ys + e.s * t1 + 0.5)
                 v1 = <int>(e.ys + e.s * (t1 + 1) + 0.5)
-                _toggle(e.xs + t1, v0 if v0 < v1 else v1, h, w, a, &n)
+                _toggle(e.xs + t1, v0 if v0 < v1 else v1, h, w, a, col, &n)
                 t1 += 5
         else:
             u0 = e.xs
             for t in range(1, e.dy + 1):
                 u1 = <int>(e.xs + e.s * t + 0.5)
                 if u1 != u0:
-                    _toggle(u0 if u0 < u1 else u1, e.ys + t - 1, h, w, a, &n)
+                    _toggle(u0 if u0 < u1 else u1, e.ys + t - 1, h, w, a, col, &n)
                 u0 = u1
     return n
 
 
+cdef void _sort_toggles(uint32_t* a, const uint32_t* col, Py_ssize_t n, uint32_t* tmp) noexcept nogil:
+    """Sorts n toggle positions x * h + y: counting sort on the column x (a polygon has a few
+    toggles per column), then insertion sort inside each column (qsort for crowded columns)."""
+    cdef Py_ssize_t j, i, k, lo, hi, width
+    cdef uint32_t xmin = 0xFFFFFFFF, xmax = 0, x, v
+    cdef Py_ssize_t* start
+    if n < 2:
+        return
+    for j in range(n):
+        x = col[j]
+        if x < xmin:
+            xmin = x
+        if x > xmax:
+            xmax = x
+    width = xmax - xmin + 1
+    start = <Py_ssize_t*> malloc((width + 1) * sizeof(Py_ssize_t)) if width <= 4 * n + 64 else NULL
+    if start == NULL:
+        qsort(a, n, sizeof(uint32_t), _cmp_uint32)
+        return
+    memset(start, 0, (width + 1) * sizeof(Py_ssize_t))
+    for j in range(n):
+        start[col[j] - xmin + 1] += 1
+    for i in range(width):
+        start[i + 1] += start[i]
+    for j in range(n):
+        x = col[j] - xmin
+        tmp[start[x]] = a[j]
+        start[x] += 1
+    lo = 0
+    for i in range(width):  # start[i] is now the end of column i
+        hi = start[i]
+        if hi - lo > 32:
+            qsort(tmp + lo, hi - lo, sizeof(uint32_t), _cmp_uint32)
+        else:
+            for j in range(lo + 1, hi):
+                v = tmp[j]
+                k = j
+                while k > lo and tmp[k - 1] > v:
+                    tmp[k] = tmp[k - 1]
+                    k -= 1
+                tmp[k] = v
+        lo = hi
+    memcpy(a, tmp, n * sizeof(uint32_t))
+    free(start)
+
+
 cdef Py_ssize_t _toggles_to_counts(uint32_t* a, Py_ssize_t k, uint32_t* out) noexcept nogil:
-    """Run lengths from k toggle positions (the last one is h * w); a repeated position toggles
-    twice and cancels out."""
+    """Run lengths from k sorted toggle positions (the last one is h * w); a repeated position
+    toggles twice and cancels out."""
     cdef Py_ssize_t j, m
     cdef uint32_t prev = 0, cur
-    qsort(a, k, sizeof(uint32_t), _cmp_uint32)
     for j in range(k):
         cur = a[j]
         a[j] = cur - prev
@@ -644,17 +692,20 @@ def fr_poly(const double[::1] xy, uint32_t h, uint32_t w, str where):
         cap += _iabs(px[(j + 1) % k] - px[j]) + 2
         work += max(_iabs(px[(j + 1) % k] - px[j]), _iabs(py[(j + 1) % k] - py[j])) + 1
     cdef uint32_t* a = NULL
-    cdef uint32_t* out = NULL
+    cdef uint32_t* col
+    cdef uint32_t* out
     try:
         if work > MAX_POLY_POINTS:
             raise ValueError(f"{where} is too long to rasterise: {work} upsampled boundary points "
                              f"(limit {MAX_POLY_POINTS})")
-        a = <uint32_t*> malloc(cap * sizeof(uint32_t))
-        out = <uint32_t*> malloc(cap * sizeof(uint32_t))
-        if a == NULL or out == NULL:
+        a = <uint32_t*> malloc(3 * cap * sizeof(uint32_t))
+        if a == NULL:
             raise MemoryError()
+        col = a + cap
+        out = a + 2 * cap
         with nogil:
-            n = _poly_toggles(px, py, k, h, w, a)
+            n = _poly_toggles(px, py, k, h, w, a, col)
+            _sort_toggles(a, col, n, out)
             a[n] = h * w
             m = _toggles_to_counts(a, n + 1, out)
         return _to_bytes(out, m)
@@ -662,4 +713,3 @@ def fr_poly(const double[::1] xy, uint32_t h, uint32_t w, str where):
         free(px)
         free(py)
         free(a)
-        free(out)

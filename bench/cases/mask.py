@@ -76,19 +76,15 @@ def _poly_case(n: int) -> Case:
                 slow_peers=("reference",))
 
 
-def _merge_area_bbox_case(n: int) -> Case:
+def _merge_bbox_case(n: int) -> Case:
     def setup():
         rles = _rles(n, 5)
-
-        def detkit_ops():
-            return dm.merge(rles), dm.area(rles), dm.toBbox(rles)
-
-        impls = {"detkit": detkit_ops}
-        if pm is not None:
-            impls["pycocotools"] = lambda: (pm.merge(rles), pm.area(rles), pm.toBbox(rles))
+        impls = {"detkit": lambda: (dm.merge(rles), dm.toBbox(rles))}
+        if pm is not None:  # (pycocotools 2.0.11's area() fails on lists of more than 255 RLEs)
+            impls["pycocotools"] = lambda: (pm.merge(rles), pm.toBbox(rles))
         return impls
 
-    return Case(f"mask merge+area+toBbox {n:,}", f"{n:,} RLEs {H}x{W}: union, areas, boxes", setup)
+    return Case(f"mask merge+toBbox {n:,}", f"{n:,} RLEs {H}x{W}: union of all, boxes of each", setup)
 
 
 CASES = [
@@ -96,5 +92,5 @@ CASES = [
     _decode_case(1000),
     _iou_case(100),
     _poly_case(1000),
-    _merge_area_bbox_case(1000),
+    _merge_bbox_case(1000),
 ]

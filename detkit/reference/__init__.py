@@ -69,3 +69,4 @@ __all__ += [
 from detkit.reference.proposals import felzenszwalb, selective_search  # noqa: E402
 from detkit.reference import mask
 from detkit.reference import coco_eval
+from detkit.reference import voc
