@@ -60,11 +60,11 @@ def _align_backward_case() -> Case:
                 slow_peers=("reference",))
 
 
-def _pool_case() -> Case:
+def _pool_case(argmax: bool) -> Case:
     def setup():
         x, rois = _workload()
         impls = {
-            "detkit": lambda: detkit.roi_pool(x, rois, 7, 0.25),
+            "detkit": lambda: detkit.roi_pool(x, rois, 7, 0.25, return_argmax=argmax),
             "reference": lambda: reference.roi_pool(x, rois, 7, 0.25),
         }
         if torchvision is not None:
@@ -72,8 +72,9 @@ def _pool_case() -> Case:
             impls["torchvision"] = lambda: torchvision.ops.roi_pool(tx, tr, 7, 0.25)
         return impls
 
-    return Case("roi_pool 1,000 x 7x7", "(1, 256, 200, 304) float32, 1,000 RoIs, scale 1/4", setup,
-                slow_peers=("reference", "torchvision"))
+    # torchvision always computes the argmax (for its autograd); detkit only when asked.
+    return Case(f"roi_pool 1,000 x 7x7{' + argmax' if argmax else ''}",
+                "(1, 256, 200, 304) float32, 1,000 RoIs, scale 1/4", setup, slow_peers=("reference", "torchvision"))
 
 
 def _pool_backward_case() -> Case:
@@ -122,7 +123,8 @@ CASES = [
     _align_case(1),
     _align_case(2),
     _align_backward_case(),
-    _pool_case(),
+    _pool_case(False),
+    _pool_case(True),
     _pool_backward_case(),
     _multiscale_case(),
 ]

@@ -14,11 +14,14 @@ namespace {
 // several samples of a bin appears once with the weights summed, and zero weights are dropped.
 // The lists of one RoI axis are padded with zero-weight taps to a common length `count[k]`, so the
 // kernels' inner loops have a fixed trip count per RoI: bin p of RoI k reads the taps
-// [first[k] + p * count[k], first[k] + (p + 1) * count[k]).
+// [first[k] + p * count[k], first[k] + (p + 1) * count[k]). Indices are stored relative to the
+// smallest one of the RoI axis, lo[k]; all lie in [0, span[k]).
 template <class T>
 struct AxisTaps {
   std::vector<int64_t> first;
   std::vector<int32_t> count;
+  std::vector<int64_t> lo;
+  std::vector<int64_t> span;
   std::vector<int32_t> index;
   std::vector<T> weight;
   // Scratch for one RoI axis before padding: bin p holds [bin_end[p - 1], bin_end[p]).
@@ -95,14 +98,22 @@ void append_axis(T start, T bin, int64_t pooled, int64_t grid, int64_t size, Axi
   size_t count = 0;
   for (int64_t p = 0; p < pooled; ++p)
     count = std::max(count, taps.bin_end[p] - (p > 0 ? taps.bin_end[p - 1] : 0));
+  int32_t lo = 0, hi = -1;
+  if (!taps.raw_index.empty()) {
+    const auto [min_it, max_it] = std::minmax_element(taps.raw_index.begin(), taps.raw_index.end());
+    lo = *min_it;
+    hi = *max_it;
+  }
   taps.first.push_back(static_cast<int64_t>(taps.index.size()));
   taps.count.push_back(static_cast<int32_t>(count));
+  taps.lo.push_back(lo);
+  taps.span.push_back(int64_t{hi} - lo + 1);
   for (int64_t p = 0; p < pooled; ++p) {
-    const size_t lo = p > 0 ? taps.bin_end[p - 1] : 0, hi = taps.bin_end[p];
-    taps.index.insert(taps.index.end(), taps.raw_index.begin() + lo, taps.raw_index.begin() + hi);
-    taps.weight.insert(taps.weight.end(), taps.raw_weight.begin() + lo, taps.raw_weight.begin() + hi);
-    taps.index.resize(taps.index.size() + (count - (hi - lo)), 0);
-    taps.weight.resize(taps.weight.size() + (count - (hi - lo)), T(0));
+    const size_t begin = p > 0 ? taps.bin_end[p - 1] : 0, end = taps.bin_end[p];
+    for (size_t t = begin; t < end; ++t) taps.index.push_back(taps.raw_index[t] - lo);
+    taps.weight.insert(taps.weight.end(), taps.raw_weight.begin() + begin, taps.raw_weight.begin() + end);
+    taps.index.resize(taps.index.size() + (count - (end - begin)), 0);
+    taps.weight.resize(taps.weight.size() + (count - (end - begin)), T(0));
   }
 }
 
@@ -137,12 +148,13 @@ template <class T>
 struct RoiAxis {
   const int32_t* index;
   const T* weight;
-  int64_t count;
+  int64_t count, lo, span;
 };
 
 template <class T>
 RoiAxis<T> axis_of(const AxisTaps<T>& taps, int64_t k) {
-  return {taps.index.data() + taps.first[k], taps.weight.data() + taps.first[k], taps.count[k]};
+  return {taps.index.data() + taps.first[k], taps.weight.data() + taps.first[k], taps.count[k], taps.lo[k],
+          taps.span[k]};
 }
 
 // Calls f(std::integral_constant<int, n>) for the common tap counts 1..4 (sampling_ratio <= 2
@@ -158,44 +170,62 @@ void with_count(int64_t n, F&& f) {
   }
 }
 
-// Output bins of one RoI on one plane; NX > 0 is x.count known at compile time.
+// Output bins of one RoI on one plane, one row of bins at a time: first the bin row's y taps
+// combine the RoI's columns into `line` (contiguous, vectorised), then each bin sums its x taps
+// of `line`. NX > 0 is x.count known at compile time; line holds >= x.span values.
 template <int NX, class T>
 void align_bins(const T* plane, int64_t width, RoiAxis<T> y, RoiAxis<T> x, int64_t ph_n, int64_t pw_n,
-                T* out) {
+                T* __restrict line, T* out) {
   const int64_t nx = NX > 0 ? NX : x.count;
+  if (y.count == 0 || nx == 0) {
+    std::fill(out, out + ph_n * pw_n, T(0));
+    return;
+  }
+  const T* origin = plane + y.lo * width + x.lo;
   for (int64_t ph = 0; ph < ph_n; ++ph) {
     const int32_t* yi = y.index + ph * y.count;
     const T* yw = y.weight + ph * y.count;
+    {
+      const T* __restrict src = origin + yi[0] * width;
+      const T w = yw[0];
+      for (int64_t j = 0; j < x.span; ++j) line[j] = w * src[j];
+    }
+    for (int64_t a = 1; a < y.count; ++a) {
+      const T* __restrict src = origin + yi[a] * width;
+      const T w = yw[a];
+      for (int64_t j = 0; j < x.span; ++j) line[j] += w * src[j];
+    }
     for (int64_t pw = 0; pw < pw_n; ++pw) {
       const int32_t* xi = x.index + pw * nx;
       const T* xw = x.weight + pw * nx;
       T acc = T(0);
-      for (int64_t a = 0; a < y.count; ++a) {
-        const T* row = plane + static_cast<int64_t>(yi[a]) * width;
-        T sum = T(0);
-        for (int64_t b = 0; b < nx; ++b) sum += xw[b] * row[xi[b]];
-        acc += yw[a] * sum;
-      }
+      for (int64_t b = 0; b < nx; ++b) acc += xw[b] * line[xi[b]];
       out[ph * pw_n + pw] = acc;
     }
   }
 }
 
-// Adds one RoI's output gradient on one plane back through its taps.
+// Adds one RoI's output gradient on one plane back through its taps, in the reverse order of
+// align_bins: each bin row's gradient is spread over `line` by the x taps, then added to the
+// rows of its y taps.
 template <int NX, class T>
 void align_bins_backward(const T* grad, int64_t width, RoiAxis<T> y, RoiAxis<T> x, int64_t ph_n,
-                         int64_t pw_n, T* plane) {
+                         int64_t pw_n, T* __restrict line, T* plane) {
   const int64_t nx = NX > 0 ? NX : x.count;
+  if (y.count == 0 || nx == 0) return;
+  T* origin = plane + y.lo * width + x.lo;
   for (int64_t ph = 0; ph < ph_n; ++ph) {
+    std::fill(line, line + x.span, T(0));
+    for (int64_t pw = 0; pw < pw_n; ++pw) {
+      const T g = grad[ph * pw_n + pw];
+      const int32_t* xi = x.index + pw * nx;
+      const T* xw = x.weight + pw * nx;
+      for (int64_t b = 0; b < nx; ++b) line[xi[b]] += g * xw[b];
+    }
     for (int64_t a = 0; a < y.count; ++a) {
-      T* row = plane + static_cast<int64_t>(y.index[ph * y.count + a]) * width;
-      const T wy = y.weight[ph * y.count + a];
-      for (int64_t pw = 0; pw < pw_n; ++pw) {
-        const T g = grad[ph * pw_n + pw] * wy;
-        const int32_t* xi = x.index + pw * nx;
-        const T* xw = x.weight + pw * nx;
-        for (int64_t b = 0; b < nx; ++b) row[xi[b]] += g * xw[b];
-      }
+      T* __restrict dst = origin + y.index[ph * y.count + a] * width;
+      const T w = y.weight[ph * y.count + a];
+      for (int64_t j = 0; j < x.span; ++j) dst[j] += w * line[j];
     }
   }
 }
@@ -211,12 +241,14 @@ void roi_align_forward(const T* input, const T* rois, int64_t num_rois, const Ro
   const RoisByImage groups = group_rois_by_image(rois, num_rois, shape.batch);
   for_each_plane_chunk(shape, groups, [&](int64_t b, int64_t c, const int64_t* first, const int64_t* last) {
     const T* plane = input + (b * shape.channels + c) * shape.plane();
+    std::vector<T> line(static_cast<size_t>(shape.width));
     for (const int64_t* it = first; it != last; ++it) {
       const int64_t k = *it;
       T* out = output + (k * shape.channels + c) * shape.bins();
       const RoiAxis<T> y = axis_of(ys, k), x = axis_of(xs, k);
       with_count(x.count, [&](auto nx) {
-        align_bins<decltype(nx)::value>(plane, shape.width, y, x, shape.pooled_height, shape.pooled_width, out);
+        align_bins<decltype(nx)::value>(plane, shape.width, y, x, shape.pooled_height, shape.pooled_width,
+                                        line.data(), out);
       });
     }
   });
@@ -231,6 +263,7 @@ void roi_align_backward(const T* grad_output, const T* rois, int64_t num_rois, c
   const RoisByImage groups = group_rois_by_image(rois, num_rois, shape.batch);
   // One task per plane: a plane's gradient is written by exactly one thread.
   parallel_for(shape.batch * shape.channels, 1, [&](int64_t begin, int64_t end) {
+    std::vector<T> line(static_cast<size_t>(shape.width));
     for (int64_t p = begin; p < end; ++p) {
       const int64_t b = p / shape.channels, c = p % shape.channels;
       T* plane = grad_input + p * shape.plane();
@@ -241,7 +274,7 @@ void roi_align_backward(const T* grad_output, const T* rois, int64_t num_rois, c
         const RoiAxis<T> y = axis_of(ys, k), x = axis_of(xs, k);
         with_count(x.count, [&](auto nx) {
           align_bins_backward<decltype(nx)::value>(grad, shape.width, y, x, shape.pooled_height,
-                                                   shape.pooled_width, plane);
+                                                   shape.pooled_width, line.data(), plane);
         });
       }
     }

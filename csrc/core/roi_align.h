@@ -10,9 +10,10 @@
 // average; otherwise coordinates below 0 are clamped to 0 and samples at or beyond the last row
 // (column) read that row (column) only.
 //
-// The sample weights are separable (one table per axis and RoI, shared by all channels), so the
-// kernels sum rows x columns of merged taps instead of four taps per sample: results equal
-// torchvision's up to floating-point rounding (a few ulp), not bit for bit.
+// The sample weights are separable (one table of merged taps per axis and RoI, shared by all
+// channels): the kernels combine a bin row's rows into one line of the RoI's columns, then each
+// bin's columns of that line, instead of four taps per sample. Results equal torchvision's up to
+// floating-point rounding (a few ulp), not bit for bit.
 #pragma once
 
 #include <cstdint>

@@ -81,14 +81,16 @@ void pool_bin_row(const T* __restrict plane, int64_t width, int64_t hs, int64_t 
     if (kArgmax) {
       // Among the columns holding the maximum, the smallest row, then the smallest column. A bin
       // where nothing exceeded -FLT_MAX only has rows -1 at its maximum, giving -1.
-      Row row = std::numeric_limits<Row>::max();
+      constexpr Row kNone = std::numeric_limits<Row>::max();
+      Row row = kNone;
       int64_t col = 0;
       for (int64_t j = ws; j < we; ++j) {
-        const Row r = best[j] == value ? best_row[j] : std::numeric_limits<Row>::max();
+        const Row at_max = -static_cast<Row>(best[j] == value);
+        const Row r = (best_row[j] & at_max) | (kNone & ~at_max);
         col = r < row ? j : col;
         row = r < row ? r : row;
       }
-      const bool found = row >= 0 && row != std::numeric_limits<Row>::max();
+      const bool found = row >= 0 && row != kNone;
       arg[pw] = found ? row * width + c0 + col : -1;
     }
   }

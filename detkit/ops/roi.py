@@ -175,7 +175,8 @@ def roi_align(input: ArrayLike, boxes: BoxesLike, output_size: SizeLike, spatial
     of the feature map. Semantics are torchvision's CPU kernel: corners are scaled by
     ``spatial_scale`` (and shifted by -0.5 when ``aligned``); without ``aligned`` an RoI is at
     least 1 x 1 feature pixel (inverted boxes become 1 x 1), with ``aligned`` an inverted or empty
-    box gives zeros under adaptive sampling. A sample farther than one pixel outside the map
+    box gives zeros under adaptive sampling (where torchvision raises an error for inverted
+    boxes) and samples backwards with a fixed ``sampling_ratio``. A sample farther than one pixel outside the map
     (y < -1 or y > H) contributes 0 but still counts in the average; samples in [-1, 0) read row
     0, and samples at or beyond the last row read it alone.
 
