@@ -285,7 +285,7 @@ def test_uncompressed_rles_match_pycocotools(counts):
             np.testing.assert_array_equal(dm.toBbox(rle), pm.toBbox(rle))
 
 
-@given(st.lists(st.integers(0, 2**29 - 1) | st.integers(0, 2**31 - 1), min_size=1, max_size=8))
+@given(st.lists(st.integers(0, 2**24 - 1) | st.integers(0, 2**31 - 1), min_size=1, max_size=8))
 def test_string_round_trip_of_large_counts(counts):
     total = sum(counts)
     if total > 2**31 - 1:
@@ -293,7 +293,9 @@ def test_string_round_trip_of_large_counts(counts):
         total = sum(counts)
     obj = {"size": [1, total], "counts": counts}
     got = dm.frPyObjects(obj, 1, 1)
-    if max(counts) < 2**29:  # pycocotools' string buffer holds 6 characters per count: more overflows it
+    # pycocotools' string buffer holds 6 characters per count, terminator included: counts needing
+    # 6 characters (>= 2**24) overflow its heap, so compare only below that.
+    if max(counts) < 2**24:
         assert got == pm.frPyObjects(obj, 1, 1)
     assert got["counts"] == ref.counts_to_string(counts)
     assert ref.string_to_counts(got["counts"]) == counts
