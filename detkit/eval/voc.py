@@ -114,6 +114,8 @@ def voc_ap(recall: Any, precision: Any, use_07_metric: bool = False) -> float:
     """
     rec = np.asarray(recall, dtype=np.float64)
     prec = np.asarray(precision, dtype=np.float64)
+    if rec.ndim != 1 or rec.shape != prec.shape:
+        raise ValueError(f"recall and precision must be 1-D of the same length, got shapes {rec.shape} and {prec.shape}")
     if use_07_metric:
         ap = 0.0
         for t in np.arange(0.0, 1.1, 0.1):
@@ -209,7 +211,7 @@ def _flatten(records: Any, name: str, is_gt: bool):
     cols: list = [[], [], []]
     try:
         for i, rec in enumerate(records):
-            boxes, labels, extra = _record_fields(rec, f"{name}[{i}]", is_gt)
+            boxes, labels, extra = _record_fields(rec, name, is_gt)  # errors: see the except
             b = _as_column(boxes, None)
             if b is None:
                 raise ValueError
