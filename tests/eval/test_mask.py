@@ -416,3 +416,42 @@ def test_inputs_are_not_mutated_and_aliases():
     dm.frPyObjects(polys, 9, 9)
     assert polys == [[1.0, 1.0, 6.0, 2.0, 3.0, 7.0]]
     assert dm.iou(rles, rles, np.array([True, False])).shape == (2, 2)
+
+
+# ------------------------------------------------------------------------------------------------
+# real COCO annotations and results
+
+def test_coco_val2014_annotations_and_segm_results(shared_data):
+    """Every segmentation of instances_val2014_100 (polygons and crowd RLEs) and of the cocoapi
+    fake segm results: RLE, area, box and all per-image IoUs equal pycocotools'."""
+    import json
+
+    coco = json.loads((shared_data / "coco" / "instances_val2014_100.json").read_text())
+    results = json.loads((shared_data / "coco" / "instances_val2014_fakesegm100_results.json").read_text())
+    sizes = {im["id"]: (im["height"], im["width"]) for im in coco["images"]}
+
+    def to_rle(segm, h, w, lib):
+        if isinstance(segm, list):
+            return lib.merge(lib.frPyObjects(segm, h, w))
+        if isinstance(segm["counts"], list):
+            return lib.frPyObjects(segm, h, w)
+        return segm
+
+    by_image: dict = {}
+    for ann in coco["annotations"]:
+        h, w = sizes[ann["image_id"]]
+        want = to_rle(ann["segmentation"], h, w, pm)
+        got = to_rle(ann["segmentation"], h, w, dm)
+        assert got == want
+        assert dm.area(got) == pm.area(want)
+        np.testing.assert_array_equal(dm.toBbox(got), pm.toBbox(want))
+        by_image.setdefault(ann["image_id"], ([], [], []))[0].append(got)
+        by_image[ann["image_id"]][1].append(ann["iscrowd"])
+    for res in results:
+        if res["image_id"] in by_image:
+            by_image[res["image_id"]][2].append(res["segmentation"])
+    assert sum(len(v[2]) for v in by_image.values()) > 100
+    for gts, crowd, dts in by_image.values():
+        if dts:
+            np.testing.assert_array_equal(dm.iou(dts, gts, crowd), pm.iou(dts, gts, crowd))
+            np.testing.assert_array_equal(dm.iou(gts, gts, crowd), pm.iou(gts, gts, crowd))
