@@ -455,3 +455,24 @@ def test_coco_val2014_annotations_and_segm_results(shared_data):
         if dts:
             np.testing.assert_array_equal(dm.iou(dts, gts, crowd), pm.iou(dts, gts, crowd))
             np.testing.assert_array_equal(dm.iou(gts, gts, crowd), pm.iou(gts, gts, crowd))
+
+
+def test_concurrent_calls_agree():
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(5)
+    masks = random_blobs(rng, 120, 160, 12)
+    rles = dm.encode(masks)
+    crowd = np.arange(12) % 3 == 0
+    want_iou, want_merge = dm.iou(rles, rles[::-1], crowd), dm.merge(rles)
+    polys = [[5.0, 5.0, 150.0, 20.0, 80.0, 110.0]] * 4
+
+    def work(_):
+        return (dm.iou(rles, rles[::-1], crowd), dm.merge(rles), dm.encode(masks), dm.decode(rles),
+                dm.frPyObjects(polys, 120, 160))
+
+    with ThreadPoolExecutor(4) as pool:
+        for got_iou, got_merge, enc, dec, fr in pool.map(work, range(16)):
+            np.testing.assert_array_equal(got_iou, want_iou)
+            assert got_merge == want_merge and enc == rles and fr == pm.frPyObjects(polys, 120, 160)
+            np.testing.assert_array_equal(dec, masks)
