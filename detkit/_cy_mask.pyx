@@ -167,7 +167,8 @@ def parse(objs, str name):
             try:
                 counts = counts.encode("ascii")
             except UnicodeEncodeError:
-                raise ValueError(f"{where}['counts'] is not a valid compressed RLE string: non-ASCII character") from None
+                raise ValueError(f"{where}['counts'] is not a valid compressed RLE string: "
+                                 "non-ASCII character") from None
         elif not isinstance(counts, bytes):
             arr = np.asarray(counts)
             if arr.size == 0:
@@ -176,7 +177,8 @@ def parse(objs, str name):
                 raise TypeError(f"{where}['counts'] must be a compressed string (bytes/str) or a 1-D sequence "
                                 f"of integer run lengths, got {type(obj['counts']).__name__}")
             if arr.size and (arr.min() < 0 or arr.max() > 0xFFFFFFFF):
-                raise ValueError(f"{where}['counts'] run lengths must be in [0, 2**32), got {arr.min()} .. {arr.max()}")
+                raise ValueError(f"{where}['counts'] run lengths must be in [0, 2**32), "
+                                 f"got {arr.min()} .. {arr.max()}")
             counts = arr
         items.append(counts)
         capacity += len(counts)
