@@ -167,7 +167,8 @@ def parse(objs, str name):
             try:
                 counts = counts.encode("ascii")
             except UnicodeEncodeError:
-                raise ValueError(f"{where}['counts'] is not a valid compressed RLE string: non-ASCII character") from None
+                raise ValueError(f"{where}['counts'] is not a valid compressed RLE string: "
+                                 "non-ASCII character") from None
         elif not isinstance(counts, bytes):
             arr = np.asarray(counts)
             if arr.size == 0:
@@ -176,7 +177,8 @@ def parse(objs, str name):
                 raise TypeError(f"{where}['counts'] must be a compressed string (bytes/str) or a 1-D sequence "
                                 f"of integer run lengths, got {type(obj['counts']).__name__}")
             if arr.size and (arr.min() < 0 or arr.max() > 0xFFFFFFFF):
-                raise ValueError(f"{where}['counts'] run lengths must be in [0, 2**32), got {arr.min()} .. {arr.max()}")
+                raise ValueError(f"{where}['counts'] run lengths must be in [0, 2**32), "
+                                 f"got {arr.min()} .. {arr.max()}")
             counts = arr
         items.append(counts)
         capacity += len(counts)
@@ -400,31 +402,43 @@ def merge(const uint32_t[::1] counts, const int64_t[::1] offsets, bint intersect
         free(tmp)
 
 
-cdef void _overlap(const uint32_t* A, Py_ssize_t ma, const uint32_t* B, Py_ssize_t mb,
-                   uint64_t* inter, uint64_t* union_) noexcept nogil:
-    cdef uint64_t ca = A[0] if ma else 0, cb = B[0] if mb else 0, c, i = 0, u = 0
-    cdef Py_ssize_t ia = 1, ib = 1
-    cdef bint va = False, vb = False
-    while True:
-        c = ca if ca < cb else cb
-        if va or vb:
-            u += c
-            if va and vb:
-                i += c
-        ca -= c
-        if ca == 0 and ia < ma:
-            ca = A[ia]
-            ia += 1
-            va = not va
-        cb -= c
-        if cb == 0 and ib < mb:
-            cb = B[ib]
-            ib += 1
-            vb = not vb
-        if ca + cb == 0:
-            break
-    inter[0] = i
-    union_[0] = u
+cdef Py_ssize_t _run_at(const uint64_t* starts, Py_ssize_t m, uint64_t p) noexcept nogil:
+    """Index of the run containing pixel p (the last run starting at or before p)."""
+    cdef Py_ssize_t lo = 0, hi = m, mid
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if starts[mid] <= p:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+cdef uint64_t _intersection(const uint32_t* A, const uint64_t* sa, Py_ssize_t ma,
+                            const uint32_t* B, const uint64_t* sb, Py_ssize_t mb,
+                            uint64_t begin, uint64_t end) noexcept nogil:
+    """Foreground pixels common to two RLEs among pixels [begin, end); sa, sb hold the start pixel
+    of each run. A two-pointer sweep over the foreground runs (the odd ones) of both."""
+    cdef Py_ssize_t ia = _run_at(sa, ma, begin), ib = _run_at(sb, mb, begin)
+    cdef uint64_t inter = 0, lo, hi, a1, b1
+    ia += 1 - (ia & 1)  # the first foreground run ending after begin
+    ib += 1 - (ib & 1)
+    while ia < ma and ib < mb and sa[ia] < end and sb[ib] < end:
+        a1 = sa[ia] + A[ia]
+        b1 = sb[ib] + B[ib]
+        lo = sa[ia] if sa[ia] > sb[ib] else sb[ib]
+        if lo < begin:
+            lo = begin
+        hi = a1 if a1 < b1 else b1
+        if hi > end:
+            hi = end
+        if hi > lo:
+            inter += hi - lo
+        if a1 < b1:
+            ia += 2
+        else:
+            ib += 2
+    return inter
 
 
 cdef void _box_iou(const double[:, ::1] dt, const double[:, ::1] gt, const uint8_t[::1] crowd,
@@ -459,13 +473,20 @@ def box_iou(const double[:, ::1] dt, const double[:, ::1] gt, const uint8_t[::1]
 def rle_iou(const uint32_t[::1] dc, const int64_t[::1] doff, const int64_t[:, ::1] dsize,
             const uint32_t[::1] gc, const int64_t[::1] goff, const int64_t[:, ::1] gsize,
             const uint8_t[::1] crowd):
-    """(D, G) mask IoU; -1 where the masks' sizes differ and their boxes overlap."""
-    cdef Py_ssize_t nd = doff.shape[0] - 1, ng = goff.shape[0] - 1, d, g, j
-    out = box_iou(to_bbox(dc, doff, dsize), to_bbox(gc, goff, gsize), crowd)
+    """(D, G) mask IoU; -1 where the masks' sizes differ and their boxes overlap.
+
+    Masks whose boxes overlap are intersected over the columns both boxes span only; the union is
+    area(dt) + area(gt) - intersection (area(dt) against a crowd)."""
+    cdef Py_ssize_t nd = doff.shape[0] - 1, ng = goff.shape[0] - 1, d, g
+    dbox, gbox = to_bbox(dc, doff, dsize), to_bbox(gc, goff, gsize)
+    out = box_iou(dbox, gbox, crowd)
+    dstarts, gstarts = _run_starts(dc, doff), _run_starts(gc, goff)
+    darea, garea = area(dc, doff), area(gc, goff)
     cdef double[:, ::1] o = out
-    cdef const uint32_t* dbase = &dc[0] if dc.shape[0] else NULL
-    cdef const uint32_t* gbase = &gc[0] if gc.shape[0] else NULL
-    cdef uint64_t inter, union_, darea
+    cdef const double[:, ::1] db = dbox, gb = gbox
+    cdef const uint64_t[::1] ds = dstarts, gs = gstarts
+    cdef const uint32_t[::1] da = darea, ga = garea
+    cdef uint64_t inter, union_, h, first, last
     with nogil:
         for d in range(nd):
             for g in range(ng):
@@ -474,17 +495,32 @@ def rle_iou(const uint32_t[::1] dc, const int64_t[::1] doff, const int64_t[:, ::
                 if dsize[d, 0] != gsize[g, 0] or dsize[d, 1] != gsize[g, 1]:
                     o[d, g] = -1
                     continue
-                _overlap(dbase + doff[d], doff[d + 1] - doff[d], gbase + goff[g], goff[g + 1] - goff[g],
-                         &inter, &union_)
+                h = <uint64_t>dsize[d, 0]
+                first = <uint64_t>fmax(db[d, 0], gb[g, 0])
+                last = <uint64_t>fmin(db[d, 0] + db[d, 2], gb[g, 0] + gb[g, 2])
+                inter = _intersection(&dc[0] + doff[d], &ds[0] + doff[d], doff[d + 1] - doff[d],
+                                      &gc[0] + goff[g], &gs[0] + goff[g], goff[g + 1] - goff[g],
+                                      first * h, last * h)
                 if inter == 0:
                     o[d, g] = 0
                     continue
-                if crowd[g]:
-                    darea = 0
-                    for j in range(doff[d] + 1, doff[d + 1], 2):
-                        darea += dc[j]
-                    union_ = darea
+                union_ = da[d] if crowd[g] else <uint64_t>da[d] + ga[g] - inter
                 o[d, g] = <double>inter / <double>union_
+    return out
+
+
+def _run_starts(const uint32_t[::1] counts, const int64_t[::1] offsets):
+    """Start pixel of every run of every RLE (uint64, aligned with counts)."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1, i, j
+    out = np.empty(counts.shape[0], dtype=np.uint64)
+    cdef uint64_t[::1] o = out
+    cdef uint64_t pos
+    with nogil:
+        for i in range(n):
+            pos = 0
+            for j in range(offsets[i], offsets[i + 1]):
+                o[j] = pos
+                pos += counts[j]
     return out
 
 

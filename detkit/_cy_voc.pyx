@@ -42,7 +42,8 @@ def match(const int64_t[::1] order, const int64_t[::1] start, const int64_t[::1]
                 iw = fmax(fmin(gboxes[j, 2], dboxes[d, 2]) - fmax(gboxes[j, 0], dboxes[d, 0]) + offset, 0.0)
                 ih = fmax(fmin(gboxes[j, 3], dboxes[d, 3]) - fmax(gboxes[j, 1], dboxes[d, 1]) + offset, 0.0)
                 inter = iw * ih
-                union = dw * dh + (gboxes[j, 2] - gboxes[j, 0] + offset) * (gboxes[j, 3] - gboxes[j, 1] + offset) - inter
+                union = (dw * dh + (gboxes[j, 2] - gboxes[j, 0] + offset)
+                         * (gboxes[j, 3] - gboxes[j, 1] + offset) - inter)
                 iou = inter / union if union > 0 else 0.0
                 if iou > ovmax:
                     ovmax = iou

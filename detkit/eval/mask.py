@@ -8,24 +8,29 @@ byte. The COCO conventions:
   ``{"size": [h, w], "counts": bytes}`` whose counts are the alternating run lengths of 0s and 1s,
   starting with 0s (so a mask whose first pixel is set starts with a 0-length run), written as the
   COCO compressed string (LEB128-like, 6 bits per ASCII character '0'..'o'). An empty h x w mask
-  is ``[h * w]``; a mask with no pixels is ``b"0"``.
+  is ``[h * w]``; a mask of no pixels (h or w is 0) is ``[0]``, the string ``b"0"``. A mask has
+  at most 2**31 - 1 pixels.
 * "counts" may also be given as a list of run lengths (uncompressed RLE, as COCO crowd
   annotations), wherever an RLE is accepted; outputs always use the compressed string.
 * Boxes are ``[x, y, width, height]``; ``[0, 0, 1, 1]`` covers exactly the first pixel.
-* Polygons ``[x0, y0, x1, y1, ...]`` (finite coordinates within +-1e8) are rasterised as pycocotools does (``rleFrPoly``): upsampled
-  by 5 with coordinates rounded as ``int(5 * v + 0.5)`` (truncation toward zero), walked pixel by
-  pixel along each edge, and a pixel is inside when its centre is below the boundary crossing of its
-  column, rounded up. A box is rasterised as the polygon of its four corners.
+* Polygons ``[x0, y0, x1, y1, ...]`` (finite coordinates within +-1e8) are rasterised as
+  pycocotools does (``rleFrPoly``): vertices upsampled by 5 and rounded as ``int(5 * v + 0.5)``
+  (truncation toward zero), each edge walked one upsampled pixel at a time along its longer axis,
+  and every pixel column toggled at the (downsampled, rounded-up) row where the boundary crosses
+  its centre. A box is rasterised as the polygon of its four corners.
 * IoU is intersection over union; against a crowd ground truth it is intersection over the
   detection's area. IoU is 0 when the bounding boxes do not overlap, and -1 for masks of different
   sizes whose bounding boxes overlap (as pycocotools).
 
-Where pycocotools crashes, reads uninitialised memory or silently returns garbage, detkit raises a
-``ValueError``/``TypeError`` instead: malformed RLE dicts and strings, run lengths that do not sum to
-``h * w``, merging masks of different sizes (pycocotools returns an empty 0 x 0 RLE), decoding an
-empty list. Deliberate extensions: masks may be C- or F-ordered and ``bool`` or ``uint8`` (any
-nonzero byte is foreground; pycocotools needs F-ordered uint8 and produces a corrupt RLE when a mask
-holds more than one nonzero value), ``frPyObjects`` also takes box lists and a single flat polygon,
+Where pycocotools crashes, overflows its buffers, reads uninitialised memory or silently returns
+garbage, detkit raises a ``ValueError``/``TypeError`` or returns the correct value instead:
+malformed RLE dicts and strings, run lengths that do not sum to ``h * w``, merging masks of
+different sizes (pycocotools returns an empty 0 x 0 RLE), decoding an empty list, counts of 2**24
+or more (pycocotools' string buffer overflows), merging RLEs with many zero-length runs (its merge
+buffer overflows), polygons on a zero-width image (pycocotools returns counts that do not sum to
+0). Deliberate extensions: masks may be C- or F-ordered and ``bool`` or ``uint8`` (any nonzero
+byte is foreground; pycocotools needs F-ordered uint8 and produces a corrupt RLE when a mask holds
+more than one nonzero value), ``frPyObjects`` also takes box lists and a single flat polygon,
 ``iou`` returns an empty ``(D, G)`` array (pycocotools returns ``[]``) and accepts
 ``iscrowd=None``. ``toBbox`` of a mask without foreground is ``[0, 0, 0, 0]`` for any RLE spelling.
 """

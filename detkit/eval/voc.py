@@ -84,7 +84,8 @@ class VOCResult:
 
     def __str__(self) -> str:
         rule = ">" if self.strict else ">="
-        lines = [f"VOC {'2007 11-point' if self.use_07_metric else 'all-point'} AP @ IoU {rule} {self.iou_threshold:g}"]
+        kind = "2007 11-point" if self.use_07_metric else "all-point"
+        lines = [f"VOC {kind} AP @ IoU {rule} {self.iou_threshold:g}"]
         lines += [f"  class {int(c):>4}: AP {a:.4f}  ({int(n)} positives)"
                   for c, a, n in zip(self.classes, self.ap, self.n_positives)]
         lines.append(f"  mAP {self.mAP:.4f}")
@@ -114,6 +115,9 @@ def voc_ap(recall: Any, precision: Any, use_07_metric: bool = False) -> float:
     """
     rec = np.asarray(recall, dtype=np.float64)
     prec = np.asarray(precision, dtype=np.float64)
+    if rec.ndim != 1 or rec.shape != prec.shape:
+        raise ValueError("recall and precision must be 1-D of the same length, "
+                         f"got shapes {rec.shape} and {prec.shape}")
     if use_07_metric:
         ap = 0.0
         for t in np.arange(0.0, 1.1, 0.1):
@@ -209,7 +213,7 @@ def _flatten(records: Any, name: str, is_gt: bool):
     cols: list = [[], [], []]
     try:
         for i, rec in enumerate(records):
-            boxes, labels, extra = _record_fields(rec, f"{name}[{i}]", is_gt)
+            boxes, labels, extra = _record_fields(rec, name, is_gt)  # errors: see the except
             b = _as_column(boxes, None)
             if b is None:
                 raise ValueError
@@ -282,7 +286,8 @@ def evaluate_voc(gt: Any, detections: Any, iou_threshold: float = 0.5, use_07_me
     g_img, g_boxes, g_lab, g_diff = _flatten(gt, "gt", True)
     d_img, d_boxes, d_lab, d_score = _flatten(detections, "detections", False)
     if isinstance(gt, (list, tuple)) and isinstance(detections, (list, tuple)) and len(gt) != len(detections):
-        raise ValueError(f"gt and detections must list the same images: got {len(gt)} and {len(detections)} records")
+        raise ValueError("gt and detections must list the same images: "
+                         f"got {len(gt)} and {len(detections)} records")
     if classes is None:
         labels = np.union1d(g_lab, d_lab)
     else:
@@ -326,7 +331,8 @@ def evaluate_voc(gt: Any, detections: Any, iou_threshold: float = 0.5, use_07_me
     else:
         start = np.searchsorted(g_key, d_key, side="left")
         count = np.searchsorted(g_key, d_key, side="right") - start
-    tp, fp = _cy_voc.match(d_order, start, count, d_boxes, g_boxes, g_diff.view(np.uint8), thr, off, bool(strict))
+    tp, fp = _cy_voc.match(d_order, start, count, d_boxes, g_boxes, g_diff.view(np.uint8), thr, off,
+                           bool(strict))
 
     # Rules 5-7 per class.
     bounds = np.searchsorted(d_cls, np.arange(n_cls + 1))

@@ -215,7 +215,8 @@ def frPyObjects(pyobj, h, w):
     if not isinstance(pyobj, np.ndarray) and not hasattr(pyobj[0], "__len__"):
         return frPyObjects([pyobj], h, w)[0]
     if isinstance(pyobj, np.ndarray) or len(pyobj[0]) == 4:
-        polys = [[x, y, x, y + bh, x + bw, y + bh, x + bw, y] for x, y, bw, bh in np.asarray(pyobj, float).tolist()]
+        boxes = np.asarray(pyobj, float).tolist()
+        polys = [[x, y, x, y + bh, x + bw, y + bh, x + bw, y] for x, y, bw, bh in boxes]
         return [poly_to_rle(p, h, w) for p in polys]
     if isinstance(pyobj[0], dict):
         return [frPyObjects(r, h, w) for r in pyobj]

@@ -29,8 +29,8 @@ def evaluate_class(gt_images, gt_boxes, gt_difficult, det_images, det_boxes, det
     """AP, precision, recall and number of positives of one class.
 
     Detections are visited by decreasing score (stable); each takes the gt of largest IoU in its
-    image; IoU > threshold (>= unless strict) on a non-difficult, unmatched gt is a TP, on a matched one an FP, on a
-    difficult one neither; otherwise FP. AP is NaN when the class has no positives.
+    image; IoU > threshold (>= unless strict) on a non-difficult, unmatched gt is a TP, on a matched
+    one an FP, on a difficult one neither; otherwise FP. AP is NaN when the class has no positives.
     """
     recs = {}
     for img in np.unique(np.concatenate([gt_images, det_images])):

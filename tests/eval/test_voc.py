@@ -304,3 +304,21 @@ DT = [{"boxes": [[0, 0, 9, 9]], "scores": [0.5], "labels": [0]}]
 def test_errors(gt, dets, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         evaluate_voc(gt, dets, **kwargs)
+
+
+def test_voc_ap_errors():
+    with pytest.raises(ValueError, match=r"recall and precision must be 1-D of the same length, got shapes \(2,\) and \(3,\)"):
+        voc_ap([0.5, 1.0], [1.0, 0.5, 0.3])
+    with pytest.raises(ValueError, match="1-D"):
+        voc_ap([[0.5]], [[1.0]])
+    assert voc_ap([], []) == 0.0
+
+
+def test_inputs_are_not_mutated():
+    rng = np.random.default_rng(9)
+    gt, dets = random_dataset(rng, 20, 3, grid=False)
+    copies = [{k: np.array(v, copy=True) for k, v in r.items()} for r in gt + dets]
+    evaluate_voc(gt, dets)
+    for before, after in zip(copies, gt + dets):
+        for k in before:
+            np.testing.assert_array_equal(before[k], after[k])
