@@ -14,6 +14,15 @@
 #define DETKIT_ALWAYS_INLINE inline
 #endif
 
+// Compiles a hot loop twice, for AVX2 and for the baseline, and picks one at load time (GCC on
+// x86-64 glibc Linux, through an ifunc); elsewhere a plain function. Both clones perform the same
+// IEEE operations (AVX2 has no FMA and -ffp-contract=off), so results do not depend on the CPU.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__)
+#define DETKIT_MULTIVERSION __attribute__((target_clones("avx2", "default")))
+#else
+#define DETKIT_MULTIVERSION
+#endif
+
 namespace detkit::fastmath {
 
 DETKIT_ALWAYS_INLINE float bits_to_float(int32_t bits) {

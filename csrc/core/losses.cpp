@@ -16,7 +16,7 @@ namespace {
 constexpr int64_t kChunk = 1 << 14;
 
 template <class T>
-double sum_of(const T* v, int64_t n) {
+DETKIT_MULTIVERSION double sum_of(const T* v, int64_t n) {
   double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -114,17 +114,23 @@ DETKIT_ALWAYS_INLINE FocalTerms<T> focal_terms(T x, T t, T alpha) {
 }
 
 template <Power P, class T>
+DETKIT_MULTIVERSION void focal_forward_range(const T* x, const T* t, int64_t begin, int64_t end, T alpha,
+                                             T gamma, T* dst) {
+  for (int64_t i = begin; i < end; ++i) {
+    const FocalTerms<T> f = focal_terms(x[i], t[i], alpha);
+    dst[i - begin] = f.alpha_t * (f.ce * power<P>(f.base, gamma));
+  }
+}
+
+template <Power P, class T>
 double focal_forward(const T* x, const T* t, int64_t n, T alpha, T gamma, T* out) {
   return chunked_losses(n, out, [&](int64_t begin, int64_t end, T* dst) {
-    for (int64_t i = begin; i < end; ++i) {
-      const FocalTerms<T> f = focal_terms(x[i], t[i], alpha);
-      dst[i - begin] = f.alpha_t * (f.ce * power<P>(f.base, gamma));
-    }
+    focal_forward_range<P>(x, t, begin, end, alpha, gamma, dst);
   });
 }
 
 template <Power P, bool PerElement, class T>
-void focal_backward_range(const T* x, const T* t, int64_t begin, int64_t end, T alpha, T gamma,
+DETKIT_MULTIVERSION void focal_backward_range(const T* x, const T* t, int64_t begin, int64_t end, T alpha, T gamma,
                           const T* grad_out, T grad_scalar, T* grad_in) {
   for (int64_t i = begin; i < end; ++i) {
     const FocalTerms<T> f = focal_terms(x[i], t[i], alpha);
@@ -149,8 +155,22 @@ void focal_backward(const T* x, const T* t, int64_t n, T alpha, T gamma, const T
 
 // ---- smooth L1 ---------------------------------------------------------------------------------
 
+template <class T>
+DETKIT_MULTIVERSION void smooth_l1_forward_range(const T* x, const T* t, int64_t begin, int64_t end, T beta,
+                                                 T* dst) {
+  const T half_beta = T(0.5) * beta;
+  const T safe_beta = beta > T(0) ? beta : T(1);  // never divides by zero (|d| < 0 is never true)
+  for (int64_t i = begin; i < end; ++i) {
+    const T diff = x[i] - t[i];
+    const T d = diff < T(0) ? -diff : diff;
+    const T quadratic = T(0.5) * d * d / safe_beta;  // both sides computed: a select vectorises
+    const T linear = d - half_beta;
+    dst[i - begin] = d < beta ? quadratic : linear;
+  }
+}
+
 template <bool PerElement, class T>
-void smooth_l1_backward_range(const T* x, const T* t, int64_t begin, int64_t end, T beta,
+DETKIT_MULTIVERSION void smooth_l1_backward_range(const T* x, const T* t, int64_t begin, int64_t end, T beta,
                               const T* grad_out, T grad_scalar, T* grad_in) {
   for (int64_t i = begin; i < end; ++i) {
     const T d = x[i] - t[i];
@@ -249,15 +269,20 @@ DETKIT_ALWAYS_INLINE T pair_loss(const T* p, const T* g, T eps, T go, T* grad) {
 }
 
 template <BoxLossKind K, class T>
+DETKIT_MULTIVERSION void box_forward_range(const T* a, const T* b, int64_t begin, int64_t end, T eps, T* dst) {
+  for (int64_t i = begin; i < end; ++i)
+    dst[i - begin] = pair_loss<K, false>(a + 4 * i, b + 4 * i, eps, T(0), static_cast<T*>(nullptr));
+}
+
+template <BoxLossKind K, class T>
 double box_forward(const T* a, const T* b, int64_t n, T eps, T* out) {
   return chunked_losses(n, out, [&](int64_t begin, int64_t end, T* dst) {
-    for (int64_t i = begin; i < end; ++i)
-      dst[i - begin] = pair_loss<K, false>(a + 4 * i, b + 4 * i, eps, T(0), static_cast<T*>(nullptr));
+    box_forward_range<K>(a, b, begin, end, eps, dst);
   });
 }
 
 template <BoxLossKind K, bool PerElement, class T>
-void box_backward_range(const T* a, const T* b, int64_t begin, int64_t end, T eps, const T* grad_out,
+DETKIT_MULTIVERSION void box_backward_range(const T* a, const T* b, int64_t begin, int64_t end, T eps, const T* grad_out,
                         T grad_scalar, T* grad_in) {
   for (int64_t i = begin; i < end; ++i)
     pair_loss<K, true>(a + 4 * i, b + 4 * i, eps, PerElement ? grad_out[i] : grad_scalar, grad_in + 4 * i);
@@ -292,16 +317,8 @@ void sigmoid_focal_loss_backward(const T* x, const T* t, int64_t n, T alpha, T g
 
 template <class T>
 double smooth_l1_loss(const T* x, const T* t, int64_t n, T beta, T* out) {
-  const T half_beta = T(0.5) * beta;
-  const T safe_beta = beta > T(0) ? beta : T(1);  // never divides by zero (|d| < 0 is never true)
   return chunked_losses(n, out, [&](int64_t begin, int64_t end, T* dst) {
-    for (int64_t i = begin; i < end; ++i) {
-      const T diff = x[i] - t[i];
-      const T d = diff < T(0) ? -diff : diff;
-      const T quadratic = T(0.5) * d * d / safe_beta;  // both sides computed: a select vectorises
-      const T linear = d - half_beta;
-      dst[i - begin] = d < beta ? quadratic : linear;
-    }
+    smooth_l1_forward_range(x, t, begin, end, beta, dst);
   });
 }
 
