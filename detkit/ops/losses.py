@@ -73,7 +73,8 @@ def _grad_scale(grad_output, shape: tuple, dtype, reduction: str, count: int) ->
             return None, 1.0
         go = as_float_array(grad_output, "grad_output")
         if go.shape != shape:
-            raise ValueError(f"grad_output must have the loss shape {shape} for reduction='none', got {go.shape}")
+            raise ValueError(f"grad_output must have the loss shape {shape} for reduction='none', "
+                             f"got {go.shape}")
         check_finite(go, "grad_output")
         return np.ascontiguousarray(go.reshape(-1), dtype=dtype), 1.0
     scale = 1.0 if grad_output is None else as_real(grad_output, "grad_output")
