@@ -51,9 +51,14 @@ struct Math;
 
 template <>
 struct Math<float> {
-  static float exp_nonpositive(float x) { return fastmath::exp_nonpositive(x); }
-  static float log1p_unit(float e) { return fastmath::log1p_unit(e); }
-  static float atan2_right(float y, float x) { return fastmath::atan2_right(y, x); }
+  DETKIT_ALWAYS_INLINE static float exp_nonpositive(float x) { return fastmath::exp_nonpositive(x); }
+  DETKIT_ALWAYS_INLINE static float log1p_unit(float e) { return fastmath::log1p_unit(e); }
+  DETKIT_ALWAYS_INLINE static float atan2_right(float y, float x) { return fastmath::atan2_right(y, x); }
+  // base^gamma for base in [0, 1], gamma >= 0 (0^0 = 1), as exp(gamma log(base)).
+  DETKIT_ALWAYS_INLINE static float pow_unit(float base, float gamma) {
+    const float positive = fastmath::exp_any(gamma * fastmath::log_any(base > 0.0f ? base : 1.0f));
+    return base > 0.0f ? positive : (gamma == 0.0f ? 1.0f : 0.0f);
+  }
 };
 
 template <>
@@ -61,6 +66,7 @@ struct Math<double> {
   static double exp_nonpositive(double x) { return std::exp(x); }
   static double log1p_unit(double e) { return std::log1p(e); }
   static double atan2_right(double y, double x) { return std::atan2(y, x); }
+  static double pow_unit(double base, double gamma) { return std::pow(base, gamma); }
 };
 
 // ---- sigmoid focal loss ------------------------------------------------------------------------
@@ -74,20 +80,22 @@ DETKIT_ALWAYS_INLINE T power(T base, T gamma) {
     (void)gamma;
     return base * base;
   } else {
-    return std::pow(base, gamma);
+    return Math<T>::pow_unit(base, gamma);
   }
 }
 
-// d(base^gamma)/d(base).
+// d(base^gamma)/d(base) given modulator = base^gamma: gamma base^gamma / base, which needs no
+// second power. Selects rather than branches, so the loop vectorises; 0 where base == 0 and
+// gamma < 1 (where the derivative is infinite).
 template <Power P, class T>
-DETKIT_ALWAYS_INLINE T power_derivative(T base, T gamma) {
+DETKIT_ALWAYS_INLINE T power_derivative(T base, T gamma, T modulator) {
   if constexpr (P == Power::kSquare) {
     (void)gamma;
+    (void)modulator;
     return T(2) * base;
   } else {
-    if (gamma == T(0)) return T(0);
-    if (gamma == T(1)) return T(1);
-    return base > T(0) ? gamma * std::pow(base, gamma - T(1)) : T(0);
+    const T general = base > T(0) ? gamma * (modulator / (base > T(0) ? base : T(1))) : T(0);
+    return gamma == T(0) ? T(0) : (gamma == T(1) ? T(1) : general);
   }
 }
 
@@ -137,7 +145,7 @@ DETKIT_MULTIVERSION void focal_backward_range(const T* x, const T* t, int64_t be
     const T modulator = power<P>(f.base, gamma);
     // d(1 - p_t)/dx = (1 - 2t) p (1 - p);  d(ce)/dx = p - t.
     const T dbase = (T(1) - T(2) * t[i]) * (f.p * f.q);
-    const T grad = f.alpha_t * ((f.p - t[i]) * modulator + f.ce * (power_derivative<P>(f.base, gamma) * dbase));
+    const T grad = f.alpha_t * ((f.p - t[i]) * modulator + f.ce * (power_derivative<P>(f.base, gamma, modulator) * dbase));
     grad_in[i] = grad * (PerElement ? grad_out[i] : grad_scalar);
   }
 }
