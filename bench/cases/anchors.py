@@ -1,4 +1,5 @@
-"""Anchor generation: a 5-level FPN at 1333 x 800 (torchvision's RetinaNet/Faster R-CNN layout) and SSD300 priors."""
+"""Anchor generation: a 5-level FPN at 1333 x 800 (torchvision's RetinaNet / Faster R-CNN layout)
+and SSD300 priors."""
 
 import detkit
 from bench.core import Case, optional_import

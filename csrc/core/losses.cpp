@@ -16,7 +16,7 @@ namespace {
 constexpr int64_t kChunk = 1 << 14;
 
 template <class T>
-double sum_of(const T* v, int64_t n) {
+DETKIT_MULTIVERSION double sum_of(const T* v, int64_t n) {
   double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -51,9 +51,14 @@ struct Math;
 
 template <>
 struct Math<float> {
-  static float exp_nonpositive(float x) { return fastmath::exp_nonpositive(x); }
-  static float log1p_unit(float e) { return fastmath::log1p_unit(e); }
-  static float atan2_right(float y, float x) { return fastmath::atan2_right(y, x); }
+  DETKIT_ALWAYS_INLINE static float exp_nonpositive(float x) { return fastmath::exp_nonpositive(x); }
+  DETKIT_ALWAYS_INLINE static float log1p_unit(float e) { return fastmath::log1p_unit(e); }
+  DETKIT_ALWAYS_INLINE static float atan2_right(float y, float x) { return fastmath::atan2_right(y, x); }
+  // base^gamma for base in [0, 1], gamma >= 0 (0^0 = 1), as exp(gamma log(base)).
+  DETKIT_ALWAYS_INLINE static float pow_unit(float base, float gamma) {
+    const float positive = fastmath::exp_any(gamma * fastmath::log_any(base > 0.0f ? base : 1.0f));
+    return base > 0.0f ? positive : (gamma == 0.0f ? 1.0f : 0.0f);
+  }
 };
 
 template <>
@@ -61,6 +66,7 @@ struct Math<double> {
   static double exp_nonpositive(double x) { return std::exp(x); }
   static double log1p_unit(double e) { return std::log1p(e); }
   static double atan2_right(double y, double x) { return std::atan2(y, x); }
+  static double pow_unit(double base, double gamma) { return std::pow(base, gamma); }
 };
 
 // ---- sigmoid focal loss ------------------------------------------------------------------------
@@ -74,20 +80,22 @@ DETKIT_ALWAYS_INLINE T power(T base, T gamma) {
     (void)gamma;
     return base * base;
   } else {
-    return std::pow(base, gamma);
+    return Math<T>::pow_unit(base, gamma);
   }
 }
 
-// d(base^gamma)/d(base).
+// d(base^gamma)/d(base) given modulator = base^gamma: gamma base^gamma / base, which needs no
+// second power. Selects rather than branches, so the loop vectorises; 0 where base == 0 and
+// gamma < 1 (where the derivative is infinite).
 template <Power P, class T>
-DETKIT_ALWAYS_INLINE T power_derivative(T base, T gamma) {
+DETKIT_ALWAYS_INLINE T power_derivative(T base, T gamma, T modulator) {
   if constexpr (P == Power::kSquare) {
     (void)gamma;
+    (void)modulator;
     return T(2) * base;
   } else {
-    if (gamma == T(0)) return T(0);
-    if (gamma == T(1)) return T(1);
-    return base > T(0) ? gamma * std::pow(base, gamma - T(1)) : T(0);
+    const T general = base > T(0) ? gamma * (modulator / (base > T(0) ? base : T(1))) : T(0);
+    return gamma == T(0) ? T(0) : (gamma == T(1) ? T(1) : general);
   }
 }
 
@@ -114,24 +122,30 @@ DETKIT_ALWAYS_INLINE FocalTerms<T> focal_terms(T x, T t, T alpha) {
 }
 
 template <Power P, class T>
+DETKIT_MULTIVERSION void focal_forward_range(const T* x, const T* t, int64_t begin, int64_t end, T alpha,
+                                             T gamma, T* dst) {
+  for (int64_t i = begin; i < end; ++i) {
+    const FocalTerms<T> f = focal_terms(x[i], t[i], alpha);
+    dst[i - begin] = f.alpha_t * (f.ce * power<P>(f.base, gamma));
+  }
+}
+
+template <Power P, class T>
 double focal_forward(const T* x, const T* t, int64_t n, T alpha, T gamma, T* out) {
   return chunked_losses(n, out, [&](int64_t begin, int64_t end, T* dst) {
-    for (int64_t i = begin; i < end; ++i) {
-      const FocalTerms<T> f = focal_terms(x[i], t[i], alpha);
-      dst[i - begin] = f.alpha_t * (f.ce * power<P>(f.base, gamma));
-    }
+    focal_forward_range<P>(x, t, begin, end, alpha, gamma, dst);
   });
 }
 
 template <Power P, bool PerElement, class T>
-void focal_backward_range(const T* x, const T* t, int64_t begin, int64_t end, T alpha, T gamma,
+DETKIT_MULTIVERSION void focal_backward_range(const T* x, const T* t, int64_t begin, int64_t end, T alpha, T gamma,
                           const T* grad_out, T grad_scalar, T* grad_in) {
   for (int64_t i = begin; i < end; ++i) {
     const FocalTerms<T> f = focal_terms(x[i], t[i], alpha);
     const T modulator = power<P>(f.base, gamma);
     // d(1 - p_t)/dx = (1 - 2t) p (1 - p);  d(ce)/dx = p - t.
     const T dbase = (T(1) - T(2) * t[i]) * (f.p * f.q);
-    const T grad = f.alpha_t * ((f.p - t[i]) * modulator + f.ce * (power_derivative<P>(f.base, gamma) * dbase));
+    const T grad = f.alpha_t * ((f.p - t[i]) * modulator + f.ce * (power_derivative<P>(f.base, gamma, modulator) * dbase));
     grad_in[i] = grad * (PerElement ? grad_out[i] : grad_scalar);
   }
 }
@@ -149,8 +163,22 @@ void focal_backward(const T* x, const T* t, int64_t n, T alpha, T gamma, const T
 
 // ---- smooth L1 ---------------------------------------------------------------------------------
 
+template <class T>
+DETKIT_MULTIVERSION void smooth_l1_forward_range(const T* x, const T* t, int64_t begin, int64_t end, T beta,
+                                                 T* dst) {
+  const T half_beta = T(0.5) * beta;
+  const T safe_beta = beta > T(0) ? beta : T(1);  // never divides by zero (|d| < 0 is never true)
+  for (int64_t i = begin; i < end; ++i) {
+    const T diff = x[i] - t[i];
+    const T d = diff < T(0) ? -diff : diff;
+    const T quadratic = T(0.5) * d * d / safe_beta;  // both sides computed: a select vectorises
+    const T linear = d - half_beta;
+    dst[i - begin] = d < beta ? quadratic : linear;
+  }
+}
+
 template <bool PerElement, class T>
-void smooth_l1_backward_range(const T* x, const T* t, int64_t begin, int64_t end, T beta,
+DETKIT_MULTIVERSION void smooth_l1_backward_range(const T* x, const T* t, int64_t begin, int64_t end, T beta,
                               const T* grad_out, T grad_scalar, T* grad_in) {
   for (int64_t i = begin; i < end; ++i) {
     const T d = x[i] - t[i];
@@ -249,15 +277,20 @@ DETKIT_ALWAYS_INLINE T pair_loss(const T* p, const T* g, T eps, T go, T* grad) {
 }
 
 template <BoxLossKind K, class T>
+DETKIT_MULTIVERSION void box_forward_range(const T* a, const T* b, int64_t begin, int64_t end, T eps, T* dst) {
+  for (int64_t i = begin; i < end; ++i)
+    dst[i - begin] = pair_loss<K, false>(a + 4 * i, b + 4 * i, eps, T(0), static_cast<T*>(nullptr));
+}
+
+template <BoxLossKind K, class T>
 double box_forward(const T* a, const T* b, int64_t n, T eps, T* out) {
   return chunked_losses(n, out, [&](int64_t begin, int64_t end, T* dst) {
-    for (int64_t i = begin; i < end; ++i)
-      dst[i - begin] = pair_loss<K, false>(a + 4 * i, b + 4 * i, eps, T(0), static_cast<T*>(nullptr));
+    box_forward_range<K>(a, b, begin, end, eps, dst);
   });
 }
 
 template <BoxLossKind K, bool PerElement, class T>
-void box_backward_range(const T* a, const T* b, int64_t begin, int64_t end, T eps, const T* grad_out,
+DETKIT_MULTIVERSION void box_backward_range(const T* a, const T* b, int64_t begin, int64_t end, T eps, const T* grad_out,
                         T grad_scalar, T* grad_in) {
   for (int64_t i = begin; i < end; ++i)
     pair_loss<K, true>(a + 4 * i, b + 4 * i, eps, PerElement ? grad_out[i] : grad_scalar, grad_in + 4 * i);
@@ -292,16 +325,8 @@ void sigmoid_focal_loss_backward(const T* x, const T* t, int64_t n, T alpha, T g
 
 template <class T>
 double smooth_l1_loss(const T* x, const T* t, int64_t n, T beta, T* out) {
-  const T half_beta = T(0.5) * beta;
-  const T safe_beta = beta > T(0) ? beta : T(1);  // never divides by zero (|d| < 0 is never true)
   return chunked_losses(n, out, [&](int64_t begin, int64_t end, T* dst) {
-    for (int64_t i = begin; i < end; ++i) {
-      const T diff = x[i] - t[i];
-      const T d = diff < T(0) ? -diff : diff;
-      const T quadratic = T(0.5) * d * d / safe_beta;  // both sides computed: a select vectorises
-      const T linear = d - half_beta;
-      dst[i - begin] = d < beta ? quadratic : linear;
-    }
+    smooth_l1_forward_range(x, t, begin, end, beta, dst);
   });
 }
 

@@ -11,7 +11,13 @@ from detkit.ops.boxes import (
     remove_small_boxes,
 )
 from detkit.ops.nms import batched_nms, batched_soft_nms, nms, soft_nms
-from detkit.ops.anchors import AnchorGenerator, DefaultBoxGenerator, generate_anchors, make_anchor_points, yolo_grid
+from detkit.ops.anchors import (
+    AnchorGenerator,
+    DefaultBoxGenerator,
+    generate_anchors,
+    make_anchor_points,
+    yolo_grid,
+)
 from detkit.ops.coders import (
     BalancedPositiveNegativeSampler,
     BoxCoder,

@@ -157,7 +157,8 @@ class AnchorGenerator:
         if not isinstance(sizes, (tuple, list)) or len(sizes) == 0:
             raise ValueError(f"sizes must be a non-empty sequence (of sequences) of sizes, got {sizes!r}")
         if not isinstance(aspect_ratios, (tuple, list)) or len(aspect_ratios) == 0:
-            raise ValueError(f"aspect_ratios must be a non-empty sequence (of sequences), got {aspect_ratios!r}")
+            raise ValueError("aspect_ratios must be a non-empty sequence (of sequences), "
+                             f"got {aspect_ratios!r}")
         if not isinstance(sizes[0], (tuple, list)):
             sizes = tuple((s,) for s in sizes)
         if not isinstance(aspect_ratios[0], (tuple, list)):
@@ -166,7 +167,8 @@ class AnchorGenerator:
             raise ValueError(f"sizes and aspect_ratios must have one entry per level, got {len(sizes)} "
                              f"and {len(aspect_ratios)}")
         self.sizes = tuple(_positive_values(s, f"sizes[{i}]") for i, s in enumerate(sizes))
-        self.aspect_ratios = tuple(_positive_values(r, f"aspect_ratios[{i}]") for i, r in enumerate(aspect_ratios))
+        self.aspect_ratios = tuple(_positive_values(r, f"aspect_ratios[{i}]")
+                                   for i, r in enumerate(aspect_ratios))
         self.offset = as_real(offset, "offset")
         self.round_cell_anchors = bool(round_cell_anchors)
         self.cell_anchors = [self._cell_anchors(s, r) for s, r in zip(self.sizes, self.aspect_ratios)]
@@ -185,8 +187,9 @@ class AnchorGenerator:
         """Number of cell anchors of each level."""
         return [len(s) * len(r) for s, r in zip(self.sizes, self.aspect_ratios)]
 
-    def __call__(self, image_size: Sequence[int], feature_map_sizes: Sequence, strides: Optional[Sequence] = None,
-                 dtype=np.float32, split: bool = False) -> Union[np.ndarray, list]:
+    def __call__(self, image_size: Sequence[int], feature_map_sizes: Sequence,
+                 strides: Optional[Sequence] = None, dtype=np.float32,
+                 split: bool = False) -> Union[np.ndarray, list]:
         """Anchors of all levels for one (padded) image size.
 
         Parameters
@@ -313,9 +316,9 @@ class DefaultBoxGenerator:
     (8732, 4)
     """
 
-    def __init__(self, aspect_ratios: Sequence[Sequence[float]], min_ratio: float = 0.15, max_ratio: float = 0.9,
-                 scales: Optional[Sequence[float]] = None, steps: Optional[Sequence[float]] = None,
-                 clip: bool = True) -> None:
+    def __init__(self, aspect_ratios: Sequence[Sequence[float]], min_ratio: float = 0.15,
+                 max_ratio: float = 0.9, scales: Optional[Sequence[float]] = None,
+                 steps: Optional[Sequence[float]] = None, clip: bool = True) -> None:
         if not isinstance(aspect_ratios, (tuple, list)) or len(aspect_ratios) == 0:
             raise ValueError(f"aspect_ratios must be a non-empty sequence of sequences, got {aspect_ratios!r}")
         self.aspect_ratios = [tuple(as_real(r, f"aspect_ratios[{k}]", low=0.0, low_open=True) for r in ratios)
@@ -337,7 +340,8 @@ class DefaultBoxGenerator:
                 self.scales = [lo, hi]
         else:
             if not isinstance(scales, (tuple, list)) or len(scales) != levels + 1:
-                raise ValueError(f"scales must have {levels + 1} entries (one per level plus one), got {scales!r}")
+                raise ValueError(f"scales must have {levels + 1} entries (one per level plus one), "
+                                 f"got {scales!r}")
             self.scales = [as_real(s, f"scales[{k}]", low=0.0) for k, s in enumerate(scales)]
         self._wh_pairs = [self._level_wh(k) for k in range(levels)]
 
@@ -381,7 +385,8 @@ class DefaultBoxGenerator:
         fmt = as_choice(fmt, "fmt", ("xyxy", "cxcywh"))
         dt = _dtype(dtype)
         if len(grids) != len(self._wh_pairs):
-            raise ValueError(f"feature_map_sizes must have one entry per level ({len(self._wh_pairs)}), got {len(grids)}")
+            raise ValueError(f"feature_map_sizes must have one entry per level ({len(self._wh_pairs)}), "
+                             f"got {len(grids)}")
         levels = []
         for k, (fh, fw) in enumerate(grids):
             if self.steps is not None:
@@ -479,8 +484,12 @@ def yolo_grid(feature_map_sizes: Sequence, strides: Sequence[float], anchors: Se
     Examples
     --------
     >>> grid, anchor_wh, s = yolo_grid([(1, 2)], [32], [[[10, 13], [16, 30]]])
-    >>> grid.tolist(), anchor_wh.tolist(), s.tolist()
-    ([[0.0, 0.0], [1.0, 0.0], [0.0, 0.0], [1.0, 0.0]], [[10.0, 13.0], [10.0, 13.0], [16.0, 30.0], [16.0, 30.0]], [32.0, 32.0, 32.0, 32.0])
+    >>> grid.tolist()
+    [[0.0, 0.0], [1.0, 0.0], [0.0, 0.0], [1.0, 0.0]]
+    >>> anchor_wh.tolist()
+    [[10.0, 13.0], [10.0, 13.0], [16.0, 30.0], [16.0, 30.0]]
+    >>> s.tolist()
+    [32.0, 32.0, 32.0, 32.0]
     """
     grids = _size_list(feature_map_sizes, "feature_map_sizes")
     stride_values = [as_real(s, f"strides[{i}]", low=0.0, low_open=True)

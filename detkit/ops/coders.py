@@ -115,7 +115,8 @@ class BoxCoder:
         gt = as_boxes(reference_boxes, "reference_boxes")
         ex = as_boxes(proposals, "proposals")
         if len(gt) != len(ex):
-            raise ValueError(f"reference_boxes and proposals must have equal length, got {len(gt)} and {len(ex)}")
+            raise ValueError("reference_boxes and proposals must have equal length, "
+                             f"got {len(gt)} and {len(ex)}")
         gt, ex = _common(gt, ex)
         ex_w, ex_h = ex[:, 2] - ex[:, 0], ex[:, 3] - ex[:, 1]
         if (ex_w <= 0).any() or (ex_h <= 0).any():
@@ -177,7 +178,8 @@ class SSDBoxCoder:
     def __init__(self, variances: Sequence[float] = (0.1, 0.2)) -> None:
         if not isinstance(variances, (tuple, list, np.ndarray)) or len(variances) != 2:
             raise ValueError(f"variances must be 2 numbers (centre, size), got {variances!r}")
-        self.variances = tuple(as_real(v, f"variances[{i}]", low=0.0, low_open=True) for i, v in enumerate(variances))
+        self.variances = tuple(as_real(v, f"variances[{i}]", low=0.0, low_open=True)
+                               for i, v in enumerate(variances))
 
     def _priors(self, priors: ArrayLike, n: int) -> np.ndarray:
         p = as_boxes(priors, "priors", fmt="cxcywh")
@@ -368,7 +370,8 @@ def dfl_decode(logits: ArrayLike, reg_max: Optional[int] = None) -> np.ndarray:
         raise ValueError(f"logits must have shape (N, 4, B) or (N, 4 * B), got {np.shape(logits)}")
     if reg_max is not None:
         if isinstance(reg_max, bool) or not isinstance(reg_max, numbers.Integral) or reg_max + 1 != x.shape[2]:
-            raise ValueError(f"reg_max must equal the number of bins minus 1 ({x.shape[2] - 1}), got {reg_max!r}")
+            raise ValueError(f"reg_max must equal the number of bins minus 1 ({x.shape[2] - 1}), "
+                             f"got {reg_max!r}")
     z = x - x.max(axis=2, keepdims=True)
     e = np.exp(z)
     bins = np.arange(x.shape[2], dtype=x.dtype)
@@ -402,7 +405,8 @@ class Matcher:
     BELOW_LOW_THRESHOLD = -1
     BETWEEN_THRESHOLDS = -2
 
-    def __init__(self, high_threshold: float, low_threshold: float, allow_low_quality_matches: bool = False) -> None:
+    def __init__(self, high_threshold: float, low_threshold: float,
+                 allow_low_quality_matches: bool = False) -> None:
         self.high_threshold = as_real(high_threshold, "high_threshold")
         self.low_threshold = as_real(low_threshold, "low_threshold")
         if self.low_threshold > self.high_threshold:
@@ -416,7 +420,8 @@ class Matcher:
         """
         q = as_float_array(match_quality_matrix, "match_quality_matrix")
         if q.ndim != 2:
-            raise ValueError(f"match_quality_matrix must be 2-D (ground truths x predictions), got shape {q.shape}")
+            raise ValueError("match_quality_matrix must be 2-D (ground truths x predictions), "
+                             f"got shape {q.shape}")
         if q.shape[0] == 0:
             raise ValueError("match_quality_matrix has no ground-truth rows (no ground-truth boxes)")
         if q.shape[1] == 0:
@@ -459,7 +464,8 @@ class BalancedPositiveNegativeSampler:
     def __init__(self, batch_size_per_image: int, positive_fraction: float,
                  seed: Union[int, np.random.Generator, None] = None) -> None:
         if isinstance(batch_size_per_image, bool) or not isinstance(batch_size_per_image, numbers.Integral):
-            raise TypeError(f"batch_size_per_image must be a non-negative integer, got {batch_size_per_image!r}")
+            raise TypeError("batch_size_per_image must be a non-negative integer, "
+                            f"got {batch_size_per_image!r}")
         if batch_size_per_image < 0:
             raise ValueError(f"batch_size_per_image must be a non-negative integer, got {batch_size_per_image}")
         self.batch_size_per_image = int(batch_size_per_image)
@@ -475,7 +481,8 @@ class BalancedPositiveNegativeSampler:
             Per image: -1 ignore, 0 background, >= 1 foreground label.
         """
         if not isinstance(matched_idxs, (list, tuple)):
-            raise TypeError(f"matched_idxs must be a list of per-image integer arrays, got {type(matched_idxs).__name__}")
+            raise TypeError("matched_idxs must be a list of per-image integer arrays, "
+                            f"got {type(matched_idxs).__name__}")
         pos_masks, neg_masks = [], []
         for i, m in enumerate(matched_idxs):
             labels = np.asarray(m)

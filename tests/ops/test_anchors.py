@@ -247,3 +247,51 @@ def test_grid_binding_rechecks_level_table():
         _C.grid_anchors(cells, np.array([[-1, 2, 0, 3]]), np.ones((1, 2)), 0.0)
     with pytest.raises(ValueError, match="strides must have one row per level"):
         _C.grid_anchors(cells, np.array([[2, 2, 0, 3]]), np.ones((2, 2)), 0.0)
+
+
+def test_more_anchor_validation_paths():
+    with pytest.raises(ValueError, match="min_ratio must be in"):
+        detkit.DefaultBoxGenerator([[2]], min_ratio=-0.1)
+    with pytest.raises(ValueError, match=r"steps\[0\] must be in \(0.0"):
+        detkit.DefaultBoxGenerator([[2]], steps=[0])
+    with pytest.raises(TypeError, match="dtype must be float32 or float64"):
+        detkit.DefaultBoxGenerator([[2]])((300, 300), [(3, 3)], dtype=np.float16)
+    with pytest.raises(ValueError, match="strides must be a sequence of 1 strides"):
+        detkit.make_anchor_points([(2, 2)], 8)
+    with pytest.raises(TypeError, match="offset must be a real number"):
+        detkit.make_anchor_points([(2, 2)], [8], offset="half")
+    with pytest.raises(TypeError, match=r"feature_map_sizes\[0\] must be a \(height, width\) pair"):
+        detkit.yolo_grid([4], [8], [[[10, 13]]])
+    # The validated layout is cached per call signature; a bad call after a good one still fails.
+    gen = detkit.AnchorGenerator()
+    gen((64, 64), [(4, 4)])
+    with pytest.raises(ValueError, match="larger than image_size"):
+        gen((64, 64), [(128, 4)])
+    np.testing.assert_array_equal(gen((64, 64), [(4, 4)]), gen((64, 64), [[4, 4]]))
+
+
+@given(st.integers(1, 4), st.data())
+def test_default_boxes_match_torchvision_on_random_configs(levels, data):
+    pytest.importorskip("torchvision")
+    from torchvision.models.detection.anchor_utils import DefaultBoxGenerator as TorchDefaultBoxGenerator
+
+    ratios = [data.draw(st.lists(st.sampled_from([0.7, 1.5, 2, 3, 4.2]), max_size=3)) for _ in range(levels)]
+    steps = data.draw(st.none() | st.lists(st.integers(1, 300), min_size=levels, max_size=levels))
+    kwargs = dict(min_ratio=data.draw(st.floats(0.05, 0.5)), max_ratio=data.draw(st.floats(0.5, 1.2)),
+                  steps=steps, clip=data.draw(st.booleans()))
+    grids = [(data.draw(st.integers(1, 20)), data.draw(st.integers(1, 20))) for _ in range(levels)]
+    image = (data.draw(st.integers(20, 700)), data.draw(st.integers(20, 700)))
+    images, features = _torch_image_list(image, grids)
+    want = TorchDefaultBoxGenerator(ratios, **kwargs)(images, features)[0].numpy()
+    np.testing.assert_array_equal(detkit.DefaultBoxGenerator(ratios, **kwargs)(image, grids), want)
+
+
+@given(generator_setups())
+def test_anchor_generator_matches_torchvision_on_random_configs(setup):
+    pytest.importorskip("torchvision")
+    from torchvision.models.detection.anchor_utils import AnchorGenerator as TorchAnchorGenerator
+
+    sizes, ratios, grids, image = setup
+    images, features = _torch_image_list(image, grids)
+    want = TorchAnchorGenerator(sizes, ratios)(images, features)[0].numpy()
+    np.testing.assert_array_equal(detkit.AnchorGenerator(sizes, ratios)(image, grids), want)

@@ -297,3 +297,28 @@ def test_matcher_and_sampler_errors():
         sampler(np.zeros(5, np.int64))
     with pytest.raises(ValueError, match=r"matched_idxs\[0\] must be a 1-D integer array"):
         sampler([np.zeros(5)])
+
+
+def test_more_validation_paths():
+    with pytest.raises(ValueError, match=r"variances\[1\] must be in \(0.0"):
+        detkit.SSDBoxCoder((0.1, 0.0))
+    with pytest.raises(TypeError, match="high_threshold must be a real number"):
+        detkit.Matcher("0.7", 0.3)
+    with pytest.raises(ValueError, match="strides must be finite"):
+        detkit.yolo_decode([[0, 0, 0, 0]], [[0, 0]], [[1, 1]], [np.nan])
+    with pytest.raises(ValueError, match="boxes must be xyxy boxes"):
+        detkit.BoxCoder().decode(np.zeros((1, 4)), [[2, 0, 1, 1]])
+    with pytest.raises(ValueError, match=r"reg_max must equal the number of bins minus 1 \(2\), got True"):
+        detkit.dfl_decode(np.zeros((1, 4, 3)), reg_max=True)
+    with pytest.raises(ValueError, match="logits must be finite"):
+        detkit.dfl_decode(np.full((1, 4, 3), np.inf))
+    from detkit import _C
+
+    with pytest.raises(ValueError, match="weights must have 4 entries"):
+        _C.box_encode(np.zeros((1, 4)), np.ones((1, 4)), [1.0, 1.0])
+    with pytest.raises(ValueError, match=r"rel_codes must have shape \(N, C, 4\)"):
+        _C.box_decode(np.zeros((1, 4)), np.ones((1, 4)), [1.0] * 4, 1.0)
+    with pytest.raises(ValueError, match="boxes must have one row per row of rel_codes"):
+        _C.box_decode(np.zeros((2, 1, 4)), np.ones((1, 4)), [1.0] * 4, 1.0)
+    with pytest.raises(ValueError, match="reference_boxes and proposals must have equal length"):
+        _C.box_encode(np.zeros((2, 4)), np.ones((1, 4)), [1.0] * 4)
