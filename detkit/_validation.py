@@ -14,6 +14,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from detkit import _C
+
 BOX_FORMATS = ("xyxy", "xywh", "cxcywh")
 
 
@@ -44,10 +46,22 @@ def common_float_dtype(*arrays: np.ndarray) -> np.dtype:
     return np.result_type(*[a.dtype for a in arrays])
 
 
+def _native_layout(arr: np.ndarray) -> bool:
+    """Whether the single-pass native checks can read ``arr`` in place."""
+    return arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous
+
+
 def check_finite(arr: np.ndarray, name: str) -> None:
-    if arr.size and not np.isfinite(arr).all():
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(f"{name} must be finite, found {arr[tuple(bad)]} at index {tuple(int(i) for i in bad)}")
+    """Raises ``ValueError`` naming the first NaN or infinite entry of ``arr``."""
+    if not arr.size:
+        return
+    if _native_layout(arr):
+        if _C.first_non_finite(arr.reshape(-1)) < 0:
+            return
+    elif np.isfinite(arr).all():
+        return
+    bad = np.argwhere(~np.isfinite(arr))[0]
+    raise ValueError(f"{name} must be finite, found {arr[tuple(bad)]} at index {tuple(int(i) for i in bad)}")
 
 
 def as_boxes(value: Any, name: str = "boxes", fmt: str = "xyxy") -> np.ndarray:
@@ -61,6 +75,8 @@ def as_boxes(value: Any, name: str = "boxes", fmt: str = "xyxy") -> np.ndarray:
         arr = arr.reshape(0, 4)
     if arr.ndim != 2 or arr.shape[1] != 4:
         raise ValueError(f"{name} must have shape (N, 4), got {_describe(arr)}")
+    if _C.first_invalid_box(arr, fmt == "xyxy") < 0:  # one native pass; details only on failure
+        return arr
     check_finite(arr, name)
     if fmt == "xyxy":
         bad = (arr[:, 2] < arr[:, 0]) | (arr[:, 3] < arr[:, 1])
