@@ -14,6 +14,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from detkit import _C
+
 BOX_FORMATS = ("xyxy", "xywh", "cxcywh")
 
 
@@ -44,10 +46,22 @@ def common_float_dtype(*arrays: np.ndarray) -> np.dtype:
     return np.result_type(*[a.dtype for a in arrays])
 
 
+def _native_layout(arr: np.ndarray) -> bool:
+    """Whether the single-pass native checks can read ``arr`` in place."""
+    return arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous
+
+
 def check_finite(arr: np.ndarray, name: str) -> None:
-    if arr.size and not np.isfinite(arr).all():
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(f"{name} must be finite, found {arr[tuple(bad)]} at index {tuple(int(i) for i in bad)}")
+    """Raises ``ValueError`` naming the first NaN or infinite entry of ``arr``."""
+    if not arr.size:
+        return
+    if _native_layout(arr):
+        if _C.first_non_finite(arr.reshape(-1)) < 0:
+            return
+    elif np.isfinite(arr).all():
+        return
+    bad = np.argwhere(~np.isfinite(arr))[0]
+    raise ValueError(f"{name} must be finite, found {arr[tuple(bad)]} at index {tuple(int(i) for i in bad)}")
 
 
 def as_boxes(value: Any, name: str = "boxes", fmt: str = "xyxy") -> np.ndarray:
@@ -61,6 +75,8 @@ def as_boxes(value: Any, name: str = "boxes", fmt: str = "xyxy") -> np.ndarray:
         arr = arr.reshape(0, 4)
     if arr.ndim != 2 or arr.shape[1] != 4:
         raise ValueError(f"{name} must have shape (N, 4), got {_describe(arr)}")
+    if _C.first_invalid_box(arr, fmt == "xyxy") < 0:  # one native pass; details only on failure
+        return arr
     check_finite(arr, name)
     if fmt == "xyxy":
         bad = (arr[:, 2] < arr[:, 0]) | (arr[:, 3] < arr[:, 1])
@@ -140,6 +156,25 @@ def as_choice(value: Any, name: str, choices: tuple) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
     return value
+
+
+def as_output(out: Any, shape: tuple, dtype: np.dtype, inputs: tuple = (), name: str = "out") -> Optional[np.ndarray]:
+    """Validates a caller-provided result buffer (None means: allocate a new array).
+
+    It must be a writeable, C-contiguous ndarray of exactly ``shape`` and ``dtype`` that shares no
+    memory with ``inputs`` (the kernel writes while it still reads them).
+    """
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype != dtype or out.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)} and dtype {np.dtype(dtype)}, got {_describe(out)}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError(f"{name} must be C-contiguous and writeable")
+    if any(np.shares_memory(out, arr) for arr in inputs):
+        raise ValueError(f"{name} must not share memory with the inputs")
+    return out
 
 
 def as_image(value: Any, name: str = "image", *, channels: Optional[tuple] = None) -> np.ndarray:

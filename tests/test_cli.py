@@ -13,9 +13,12 @@ def test_demo_prints_results_and_timing_table():
     out = io.StringIO()
     assert cli.run_demo(out) == 0
     text = out.getvalue()
-    assert "nms(iou>0.5) keeps" in text
-    for op in ("nms 10,000", "batched_nms 10,000 / 80 classes", "box_iou 1,000 x 1,000"):
-        row = next(line for line in text.splitlines() if line.startswith(f"| {op} "))
+    for result in ("nms(iou>0.5) keeps", "roi_align: 300 RoIs", "242,991 anchors", "recall@0.5 1.000"):
+        assert result in text
+    for op in ("nms 10,000", "batched_nms 10,000 / 80 classes", "box_iou 1,000 x 1,000",
+               "roi_align 300 RoIs", "anchors, 5-level FPN", "sigmoid_focal_loss 1,000,000",
+               "selective_search single"):
+        row = next(line for line in text.splitlines() if line.startswith(f"| {op}"))
         native_ms, reference_ms = (float(c) for c in row.strip("|").split("|")[1:3])
         assert native_ms > 0 and reference_ms > 0
 

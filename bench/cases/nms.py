@@ -88,6 +88,23 @@ def _iou_case(n: int) -> Case:
                 slow_peers=("reference",))
 
 
+def _iou_out_case(n: int) -> Case:
+    """The same matrix written into a reused buffer (``out=``): no allocation or page faults, so
+    this measures the kernel itself (write-bandwidth bound)."""
+    base = _iou_case(n)
+
+    def setup():
+        impls = base.setup()
+        a, _, _ = clustered_boxes(n, seed=3)
+        b, _, _ = clustered_boxes(n, seed=4)
+        out = np.empty((n, n), np.float32)
+        impls["detkit"] = lambda: detkit.box_iou(a, b, out=out)
+        return impls
+
+    return Case(f"box_iou {n:,} x {n:,} (out=)", f"{n:,} x {n:,} float32, detkit writes into a reused buffer",
+                setup, extra=base.extra, slow_peers=base.slow_peers)
+
+
 def _convert_case(n: int) -> Case:
     def setup():
         boxes, _, _ = clustered_boxes(n, seed=5)
@@ -109,5 +126,6 @@ CASES = [
     _batched_case(100_000, 80),
     _soft_case(5_000),
     _iou_case(4_000),
+    _iou_out_case(4_000),
     _convert_case(1_000_000),
 ]

@@ -43,6 +43,12 @@ py::array_t<T> to_numpy(std::vector<T>&& values) {
 void bind_parallel(py::module_& m);
 void bind_box_iou(py::module_& m);
 void bind_nms(py::module_& m);
+void bind_validate(py::module_& m);
+void bind_roi(py::module_& m);
+void bind_anchors(py::module_& m);
+void bind_losses(py::module_& m);
 void bind_selective_search(py::module_& m);
+void bind_coco_eval(py::module_& m);
+void bind_coders(py::module_& m);
 
 }  // namespace detkit::bind

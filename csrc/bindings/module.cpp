@@ -6,5 +6,11 @@ PYBIND11_MODULE(_C, m) {
   detkit::bind::bind_parallel(m);
   detkit::bind::bind_box_iou(m);
   detkit::bind::bind_nms(m);
+  detkit::bind::bind_validate(m);
+  detkit::bind::bind_roi(m);
+  detkit::bind::bind_anchors(m);
+  detkit::bind::bind_losses(m);
   detkit::bind::bind_selective_search(m);
+  detkit::bind::bind_coco_eval(m);
+  detkit::bind::bind_coders(m);
 }

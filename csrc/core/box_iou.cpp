@@ -3,6 +3,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/dispatch.h"
 #include "core/parallel.h"
 
 namespace detkit {
@@ -80,7 +81,7 @@ inline T measure(T ax1, T ay1, T ax2, T ay2, T area_a, T angle_a, T bx1, T by1, 
 }
 
 template <IouKind K, class T>
-void measure_row(const T* a, const BoxColumns<T>& b, int64_t m, T offset, T eps, T* out) {
+DETKIT_VECTOR_CLONES void measure_row(const T* a, const BoxColumns<T>& b, int64_t m, T offset, T eps, T* out) {
   const T ax1 = a[0], ay1 = a[1], ax2 = a[2], ay2 = a[3];
   const T area_a = (ax2 - ax1 + offset) * (ay2 - ay1 + offset);
   const T angle_a = K == IouKind::kComplete ? aspect_angle(a) : T(0);

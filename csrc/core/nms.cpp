@@ -299,80 +299,47 @@ std::vector<int64_t> batched_nms(const T* boxes, const double* scores, const int
   return kept_ranks;
 }
 
-// The pairs of boxes whose IoU exceeds min_iou (>= 0, so the boxes overlap with positive area),
-// restricted to equal idxs when given, as a symmetric adjacency list with the IoU of each pair.
-// Found by a sweep along x: boxes sorted by x1, each compared only with the following boxes that
-// start before it ends. Boxes are numbered by their position in that x order (order[pos] is the
-// box index): neighbours then have nearby numbers, which keeps the adjacency build cache-friendly.
-// Positions are int32 (n < 2^31).
+// The boxes in x1 order, as structure-of-arrays, for soft-NMS's neighbour queries. Only the
+// neighbours of selected boxes are ever needed (a fraction of all overlapping pairs), so they are
+// found on demand: the boxes that can overlap box s start before s ends and end after s starts.
+// Positions after s in x1 order satisfy the first test only for a prefix; positions before s
+// satisfy the second for none before the first position whose running maximum of x2 (`reach`)
+// gets past s's x1. Rounding is monotone, so both bounds are exact for the overlap test below.
 template <class T>
-struct OverlapGraph {
+struct SweepIndex {
   std::vector<int64_t> order;  // position -> box index
-  std::vector<int64_t> start;  // neighbours of position p: [start[p], start[p + 1])
-  std::vector<int32_t> neighbour;
-  std::vector<T> iou;
+  std::vector<T> x1, y1, x2, y2, area, reach;
 
-  OverlapGraph(const T* boxes, const T* area, const int64_t* idxs, int64_t n, T offset, T min_iou)
-      : order(static_cast<size_t>(n)) {
+  SweepIndex(const T* boxes, int64_t n, T offset) : order(static_cast<size_t>(n)) {
     std::vector<uint64_t> keys(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) {
       keys[i] = ascending_key(double(boxes[4 * i]));
       order[i] = i;
     }
     stable_radix_sort(keys, order);
-    // Structure-of-arrays copy in x1 order, so the overlap test below vectorises.
-    std::vector<T> x1(static_cast<size_t>(n)), y1(x1), x2(x1), y2(x1), sorted_area(x1);
+    x1.resize(static_cast<size_t>(n));
+    y1 = x2 = y2 = area = reach = x1;
     for (int64_t p = 0; p < n; ++p) {
       const T* b = boxes + 4 * order[p];
       x1[p] = b[0];
       y1[p] = b[1];
       x2[p] = b[2];
       y2[p] = b[3];
-      sorted_area[p] = area[order[p]];
+      area[p] = box_area(b, offset);
+      reach[p] = p == 0 ? b[2] : std::max(reach[p - 1], b[2]);
     }
-    std::vector<std::pair<int32_t, int32_t>> pairs;
-    std::vector<T> pair_iou;
-    std::vector<char> overlaps(static_cast<size_t>(n));
-    for (int64_t p = 0; p < n; ++p) {
-      const T ax1 = x1[p], ay1 = y1[p], ax2 = x2[p], ay2 = y2[p];
-      // Boxes after p start at x1 >= ax1; rounding is monotone, so the bound ax2 - x1 + offset on
-      // their overlap width is positive for a prefix of them only.
-      const int64_t end =
-          std::partition_point(x1.begin() + p + 1, x1.end(),
-                               [&](T bx1) { return ax2 - bx1 + offset > T(0); }) - x1.begin();
-      // The same positive-width-and-height test as iou_of, branch-free.
-      for (int64_t q = p + 1; q < end; ++q) {
-        const T w = (x2[q] < ax2 ? x2[q] : ax2) - (x1[q] > ax1 ? x1[q] : ax1) + offset;
-        const T h = (y2[q] < ay2 ? y2[q] : ay2) - (y1[q] > ay1 ? y1[q] : ay1) + offset;
-        overlaps[q] = (w > T(0)) & (h > T(0));
-      }
-      const T box_a[4] = {ax1, ay1, ax2, ay2};
-      for (int64_t q = p + 1; q < end; ++q) {
-        if (!overlaps[q] || (idxs != nullptr && idxs[order[p]] != idxs[order[q]])) continue;
-        const T box_b[4] = {x1[q], y1[q], x2[q], y2[q]};
-        const T value = iou_of(box_a, sorted_area[p], box_b, sorted_area[q], offset);
-        if (value > min_iou) {
-          pairs.emplace_back(static_cast<int32_t>(p), static_cast<int32_t>(q));
-          pair_iou.push_back(value);
-        }
-      }
-    }
-    start.assign(static_cast<size_t>(n + 1), 0);
-    for (const auto& [p, q] : pairs) {
-      ++start[p + 1];
-      ++start[q + 1];
-    }
-    for (int64_t p = 0; p < n; ++p) start[p + 1] += start[p];
-    neighbour.resize(2 * pairs.size());
-    iou.resize(2 * pairs.size());
-    std::vector<int64_t> fill(start.begin(), start.end() - 1);
-    for (size_t e = 0; e < pairs.size(); ++e) {
-      const auto [p, q] = pairs[e];
-      neighbour[fill[p]] = q;
-      iou[fill[p]++] = pair_iou[e];
-      neighbour[fill[q]] = p;
-      iou[fill[q]++] = pair_iou[e];
-    }
+  }
+
+  // The positions that may overlap position s with positive width: [begin, end).
+  std::pair<int64_t, int64_t> x_window(int64_t s, T offset) const {
+    const T sx1 = x1[s], sx2 = x2[s];
+    const int64_t begin = std::partition_point(reach.begin(), reach.begin() + s,
+                                               [&](T r) { return !(r - sx1 + offset > T(0)); }) -
+                          reach.begin();
+    const int64_t end = std::partition_point(x1.begin() + s, x1.end(),
+                                             [&](T bx1) { return sx2 - bx1 + offset > T(0); }) -
+                        x1.begin();
+    return {begin, end};
   }
 };
 
@@ -385,18 +352,21 @@ void soft_nms(const T* boxes, const double* scores, const int64_t* idxs, int64_t
   if (n == 0 || opt.max_output == 0) return;
   const T offset = T(opt.offset);
   const bool linear = opt.method == SoftNmsMethod::kLinear;
-  std::vector<T> area(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) area[i] = box_area(boxes + 4 * i, offset);
-  // IoU is symmetric bit for bit (min/max and the area sum commute), so each pair's IoU is
-  // computed once. Only pairs that decay matter: IoU > 0 (gaussian), IoU > threshold (linear).
-  const OverlapGraph<T> graph(boxes, area.data(), idxs, n, offset,
-                              linear ? T(opt.iou_threshold) : T(0));
-  const std::vector<int64_t>& order = graph.order;
+  // Only pairs that decay matter: IoU > 0 (gaussian), IoU > threshold (linear).
+  const T min_iou = linear ? T(opt.iou_threshold) : T(0);
+  const SweepIndex<T> index(boxes, n, offset);
+  const std::vector<int64_t>& order = index.order;
 
-  // Per graph position: current score (decays multiply in double, as the reference does).
+  // Per sweep position: current score (decays multiply in double, as the reference does).
   std::vector<double> current(static_cast<size_t>(n));
-  std::vector<char> alive(static_cast<size_t>(n), 1);
+  std::vector<unsigned char> alive(static_cast<size_t>(n), 1), overlaps(static_cast<size_t>(n));
   for (int64_t p = 0; p < n; ++p) current[p] = scores[order[p]];
+  const T* __restrict x1 = index.x1.data();
+  const T* __restrict y1 = index.y1.data();
+  const T* __restrict x2 = index.x2.data();
+  const T* __restrict y2 = index.y2.data();
+  const unsigned char* __restrict alive_in = alive.data();
+  unsigned char* __restrict overlap_out = overlaps.data();
   // Max-heap on (score, -box index) holding an upper bound of each live box's current score
   // (scores only decrease). A popped entry that is out of date goes back with the current score;
   // an up-to-date one is the true maximum, since every other entry bounds its box from above.
@@ -425,12 +395,25 @@ void soft_nms(const T* boxes, const double* scores, const int64_t* idxs, int64_t
     keep.push_back(top.index);
     kept_scores.push_back(current[s]);
     if (opt.max_output >= 0 && static_cast<int64_t>(keep.size()) == opt.max_output) break;
-    for (int64_t e = graph.start[s]; e < graph.start[s + 1]; ++e) {
-      const int64_t j = graph.neighbour[e];
-      if (!alive[j]) continue;
-      const double iou = double(graph.iou[e]);
-      current[j] *= linear ? 1.0 - iou : std::exp(-(iou * iou) / opt.sigma);
-      if (current[j] < opt.score_threshold) alive[j] = 0;
+
+    const auto [begin, end] = index.x_window(s, offset);
+    const T sx1 = x1[s], sy1 = y1[s], sx2 = x2[s], sy2 = y2[s];
+    // The same positive-width-and-height test as iou_of, branch-free so it vectorises (local
+    // restrict pointers: a char store could otherwise alias the coordinate arrays).
+    for (int64_t q = begin; q < end; ++q) {
+      const T w = (x2[q] < sx2 ? x2[q] : sx2) - (x1[q] > sx1 ? x1[q] : sx1) + offset;
+      const T h = (y2[q] < sy2 ? y2[q] : sy2) - (y1[q] > sy1 ? y1[q] : sy1) + offset;
+      overlap_out[q] = (w > T(0)) & (h > T(0)) & alive_in[q];
+    }
+    const T box_s[4] = {sx1, sy1, sx2, sy2};
+    for (int64_t q = begin; q < end; ++q) {
+      if (!overlaps[q] || (idxs != nullptr && idxs[order[q]] != idxs[top.index])) continue;
+      const T box_q[4] = {x1[q], y1[q], x2[q], y2[q]};
+      const T value = iou_of(box_s, index.area[s], box_q, index.area[q], offset);
+      if (!(value > min_iou)) continue;
+      const double iou = double(value);
+      current[q] *= linear ? 1.0 - iou : std::exp(-(iou * iou) / opt.sigma);
+      if (current[q] < opt.score_threshold) alive[q] = 0;
     }
   }
 }

@@ -7,6 +7,8 @@ arrays differ); other real dtypes are converted to float64. Boxes must be finite
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 import numpy.typing as npt
 
@@ -17,6 +19,7 @@ from detkit._validation import (
     as_choice,
     as_float_array,
     as_offset,
+    as_output,
     as_real,
 )
 
@@ -152,13 +155,16 @@ def _pair(boxes1: ArrayLike, boxes2: ArrayLike, aligned: bool) -> tuple:
 
 
 def _overlap(boxes1: ArrayLike, boxes2: ArrayLike, kind: int, offset: float, eps: float,
-             aligned: bool) -> np.ndarray:
+             aligned: bool, out: Optional[np.ndarray]) -> np.ndarray:
     a, b = _pair(boxes1, boxes2, aligned)
+    shape = (len(a),) if aligned else (len(a), len(b))
+    out = as_output(out, shape, a.dtype, inputs=(a, b))
     kernel = _C.box_iou_aligned if aligned else _C.box_iou_pairwise
-    return kernel(a, b, kind, offset, eps)
+    return kernel(a, b, kind, offset, eps, out)
 
 
-def box_iou(boxes1: ArrayLike, boxes2: ArrayLike, offset: int = 0, *, aligned: bool = False) -> np.ndarray:
+def box_iou(boxes1: ArrayLike, boxes2: ArrayLike, offset: int = 0, *, aligned: bool = False,
+            out: Optional[np.ndarray] = None) -> np.ndarray:
     """Intersection over union of xyxy boxes.
 
     ``IoU = inter / (area1 + area2 - inter)``; it is 0 where the union is 0 (two empty boxes),
@@ -174,21 +180,31 @@ def box_iou(boxes1: ArrayLike, boxes2: ArrayLike, offset: int = 0, *, aligned: b
     aligned : bool
         False: every pair, an (N, M) matrix. True: matched pairs ``boxes1[i]`` vs ``boxes2[i]``,
         an (N,) vector.
+    out : ndarray, optional
+        Where to write the result instead of a new array (it is also returned): C-contiguous,
+        writeable, the result's shape and dtype, not overlapping the inputs. Reusing one buffer
+        across calls avoids the allocation and page faults that dominate large matrices.
 
     Returns
     -------
     (N, M) or (N,) ndarray
         float32 if both inputs are float32, else float64.
 
+    Raises
+    ------
+    MemoryError
+        When the (N, M) result cannot be allocated (it is never computed in pieces silently).
+
     Examples
     --------
     >>> box_iou([[0, 0, 2, 2]], [[1, 0, 3, 2], [4, 4, 5, 5]])
     array([[0.33333333, 0.        ]])
     """
-    return _overlap(boxes1, boxes2, _IOU, as_offset(offset), 0.0, aligned)
+    return _overlap(boxes1, boxes2, _IOU, as_offset(offset), 0.0, aligned, out)
 
 
-def generalized_box_iou(boxes1: ArrayLike, boxes2: ArrayLike, *, aligned: bool = False) -> np.ndarray:
+def generalized_box_iou(boxes1: ArrayLike, boxes2: ArrayLike, *, aligned: bool = False,
+                        out: Optional[np.ndarray] = None) -> np.ndarray:
     """Generalized IoU (Rezatofighi et al., 2019) of xyxy boxes, in [-1, 1].
 
     ``GIoU = IoU - (C - union) / C`` with C the area of the smallest enclosing box; the fraction is
@@ -200,11 +216,11 @@ def generalized_box_iou(boxes1: ArrayLike, boxes2: ArrayLike, *, aligned: bool =
     >>> generalized_box_iou([[0, 0, 1, 1]], [[2, 0, 3, 1]])
     array([[-0.33333333]])
     """
-    return _overlap(boxes1, boxes2, _GIOU, 0.0, 0.0, aligned)
+    return _overlap(boxes1, boxes2, _GIOU, 0.0, 0.0, aligned, out)
 
 
 def distance_box_iou(boxes1: ArrayLike, boxes2: ArrayLike, eps: float = 1e-7, *,
-                     aligned: bool = False) -> np.ndarray:
+                     aligned: bool = False, out: Optional[np.ndarray] = None) -> np.ndarray:
     """Distance IoU (Zheng et al., 2020) of xyxy boxes.
 
     ``DIoU = IoU - d^2 / (c^2 + eps)`` with d the distance between the box centres and c the
@@ -216,11 +232,11 @@ def distance_box_iou(boxes1: ArrayLike, boxes2: ArrayLike, eps: float = 1e-7, *,
     >>> distance_box_iou([[0, 0, 1, 1]], [[0, 0, 1, 1]])
     array([[1.]])
     """
-    return _overlap(boxes1, boxes2, _DIOU, 0.0, as_real(eps, "eps", low=0.0), aligned)
+    return _overlap(boxes1, boxes2, _DIOU, 0.0, as_real(eps, "eps", low=0.0), aligned, out)
 
 
 def complete_box_iou(boxes1: ArrayLike, boxes2: ArrayLike, eps: float = 1e-7, *,
-                     aligned: bool = False) -> np.ndarray:
+                     aligned: bool = False, out: Optional[np.ndarray] = None) -> np.ndarray:
     """Complete IoU (Zheng et al., 2020) of xyxy boxes.
 
     ``CIoU = DIoU - alpha * v`` with ``v = 4 / pi^2 * (atan(w2 / h2) - atan(w1 / h1))^2`` and
@@ -233,4 +249,4 @@ def complete_box_iou(boxes1: ArrayLike, boxes2: ArrayLike, eps: float = 1e-7, *,
     >>> complete_box_iou([[0, 0, 2, 1]], [[0, 0, 2, 1]])
     array([[1.]])
     """
-    return _overlap(boxes1, boxes2, _CIOU, 0.0, as_real(eps, "eps", low=0.0), aligned)
+    return _overlap(boxes1, boxes2, _CIOU, 0.0, as_real(eps, "eps", low=0.0), aligned, out)

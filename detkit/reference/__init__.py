@@ -17,6 +17,16 @@ from detkit.reference.boxes import (
     remove_small_boxes,
 )
 from detkit.reference.nms import batched_nms, batched_soft_nms, nms, soft_nms
+from detkit.reference.anchors import grid_anchors
+from detkit.reference.coders import decode_boxes, encode_boxes
+from detkit.reference.losses import (
+    box_loss,
+    box_loss_grad,
+    sigmoid_focal_loss,
+    sigmoid_focal_loss_grad,
+    smooth_l1_loss,
+    smooth_l1_loss_grad,
+)
 
 __all__ = [
     "box_area",
@@ -31,5 +41,32 @@ __all__ = [
     "batched_nms",
     "soft_nms",
     "batched_soft_nms",
+    "grid_anchors",
+    "encode_boxes",
+    "decode_boxes",
+    "box_loss",
+    "box_loss_grad",
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_grad",
+    "smooth_l1_loss",
+    "smooth_l1_loss_grad",
+]
+from detkit.reference.roi import (
+    multiscale_roi_align,
+    roi_align,
+    roi_align_backward,
+    roi_pool,
+    roi_pool_backward,
+)
+
+__all__ += [
+    "roi_align",
+    "roi_align_backward",
+    "roi_pool",
+    "roi_pool_backward",
+    "multiscale_roi_align",
 ]
 from detkit.reference.proposals import felzenszwalb, selective_search  # noqa: E402
+from detkit.reference import mask
+from detkit.reference import coco_eval
+from detkit.reference import voc

@@ -193,3 +193,57 @@ def test_box_ops_match_torchvision_formulas_on_known_pairs():
     np.testing.assert_allclose(detkit.generalized_box_iou(a, b), [[inter / union - (enclose - union) / enclose]])
     centre = (2.0 - 4.0) ** 2 + (1.0 - 3.0) ** 2
     np.testing.assert_allclose(detkit.distance_box_iou(a, b, eps=0), [[inter / union - centre / (36.0 + 25.0)]])
+
+
+@pytest.mark.parametrize("native,ref,kw", PAIRWISE)
+@pytest.mark.parametrize("aligned", [False, True])
+def test_out_buffer_receives_the_result(native, ref, kw, aligned):
+    rng = np.random.default_rng(2)
+    a, b = random_boxes(rng, 30, np.float32), random_boxes(rng, 30 if aligned else 20, np.float32)
+    expected = native(a, b, aligned=aligned)
+    out = np.full(expected.shape, np.nan, np.float32)
+    assert native(a, b, aligned=aligned, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+
+
+def _out_errors():
+    good = np.empty((2, 3), np.float32)
+    read_only = good.copy()
+    read_only.setflags(write=False)
+    return [
+        ([[0.0, 0, 1, 1]], TypeError, "out must be a numpy.ndarray"),
+        (np.empty((2, 3), np.float64), ValueError, r"out must have shape \(2, 3\) and dtype float32"),
+        (np.empty((3, 2), np.float32), ValueError, r"out must have shape \(2, 3\)"),
+        (np.empty((2, 6), np.float32)[:, ::2], ValueError, "out must be C-contiguous and writeable"),
+        (read_only, ValueError, "out must be C-contiguous and writeable"),
+    ]
+
+
+@pytest.mark.parametrize("out,exc,match", _out_errors())
+def test_out_buffer_errors(out, exc, match):
+    a = np.zeros((2, 4), np.float32)
+    b = np.zeros((3, 4), np.float32)
+    with pytest.raises(exc, match=match):
+        detkit.box_iou(a, b, out=out)
+
+
+def test_out_buffer_must_not_overlap_the_inputs():
+    buf = np.zeros((4, 4), np.float32)
+    with pytest.raises(ValueError, match="out must not share memory with the inputs"):
+        detkit.box_iou(buf, buf, out=buf)
+
+
+def test_binding_rechecks_out_buffer():
+    # The Python layer validates first; the binding still refuses a buffer it cannot write safely.
+    a = np.zeros((2, 4), np.float32)
+    with pytest.raises(ValueError, match="out must be a writeable C-contiguous array"):
+        detkit._C.box_iou_pairwise(a, a, 0, 0.0, 0.0, np.empty((3, 2), np.float32))
+    with pytest.raises(TypeError, match="out has the wrong dtype"):
+        detkit._C.box_iou_pairwise(a, a, 0, 0.0, 0.0, np.empty((2, 2), np.float64))
+
+
+def test_result_too_large_to_allocate_raises_memory_error():
+    # 10^6 x 10^6 float32 is 3.6 TiB: refused up front by the allocator, before any kernel runs.
+    boxes = np.zeros((1_000_000, 4), np.float32)
+    with pytest.raises(MemoryError):
+        detkit.box_iou(boxes, boxes)

@@ -191,6 +191,25 @@ def test_nms_matches_opencv(seed):
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("method,code", [("gaussian", 2), ("linear", 1)])
+def test_soft_nms_matches_ensemble_boxes(seed, method, code):
+    # ensemble-boxes ports the authors' soft-NMS to [0, 1] coordinates. It returns the kept boxes
+    # in selection order with their original scores and keeps decayed scores > thresh (detkit:
+    # >= thresh), which only differs on exact ties that continuous random scores do not produce.
+    ensemble_boxes = pytest.importorskip("ensemble_boxes")
+    boxes, scores, _ = clustered_boxes(600, seed=seed, dtype=np.float64)
+    boxes /= np.array([1333, 800, 1333, 800])
+    boxes = boxes[(boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])]  # it drops empty boxes
+    scores = scores[: len(boxes)]
+    want_boxes, want_scores, _ = ensemble_boxes.soft_nms([boxes], [scores], [np.zeros(len(boxes))],
+                                                         method=code, iou_thr=0.3, sigma=0.5, thresh=0.001)
+    keep, _ = detkit.soft_nms(boxes, scores, iou_threshold=0.3, sigma=0.5, score_threshold=0.001, method=method)
+    assert 0 < len(want_boxes) < len(boxes)  # some boxes decayed away, some survived
+    np.testing.assert_array_equal(boxes[keep], want_boxes)
+    np.testing.assert_array_equal(scores[keep], want_scores)
+
+
 def test_nms_matches_torchvision():
     torch = pytest.importorskip("torch")
     torchvision = pytest.importorskip("torchvision")

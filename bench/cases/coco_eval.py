@@ -1,0 +1,37 @@
+"""COCO evaluation end to end (load gt + results JSON, evaluate, accumulate, summarize) at COCO
+val2017 scale: 5,000 images, ~36,500 gts, 80 categories, 500,000 box detections; and a person
+keypoints workload. detkit vs pycocotools, faster-coco-eval, ultrafast-pycocotools, hotcoco."""
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from bench.coco_data import available_peers, end_to_end, write_coco_workload
+from bench.core import Case
+
+CACHE = Path(tempfile.gettempdir()) / "detkit-bench-coco"
+
+
+def _case(kind: str, label: str, **workload) -> Case:
+    def setup():
+        gt, dt = write_coco_workload(CACHE, kind=kind, **workload)
+        reference = end_to_end("detkit", gt, dt, kind)
+        impls = {}
+        for name in available_peers():
+            if name != "detkit" and name != "pycocotools":
+                # every fast peer must agree bit for bit, or the timing is meaningless
+                stats = end_to_end(name, gt, dt, kind)
+                if not np.array_equal(stats, reference):
+                    print(f"  note: {name} stats differ from detkit: {stats} vs {reference}")
+            impls[name] = (lambda n=name: end_to_end(n, gt, dt, kind))
+        return impls
+
+    return Case(f"coco_eval {label}", f"{label}: load gt + results JSON, evaluate, accumulate, summarize",
+                setup, threads=None, repeats=5, slow_peers=("pycocotools", "faster-coco-eval"))
+
+
+CASES = [
+    _case("bbox", "bbox 5k images / 500k dets"),
+    _case("keypoints", "keypoints 5k images / 36k dets", dets_per_image=20),
+]

@@ -1,0 +1,303 @@
+#include <pybind11/stl.h>
+
+#include "bindings/common.h"
+#include "core/coco_eval.h"
+#include "core/coco_json.h"
+
+namespace detkit::bind {
+
+namespace {
+
+template <class T>
+const T* optional_data(const py::object& o) {
+  if (o.is_none()) return nullptr;
+  return o.cast<CArray<T>>().data();
+}
+
+// Columns are borrowed from the dict's arrays, which the caller keeps alive for the call.
+struct GtArrays {
+  CArray<int64_t> cell, id;
+  CArray<double> bbox, area, keypoints;
+  CArray<uint8_t> iscrowd, ignore;
+  bool has_keypoints = false;
+  CocoGtColumns view() const {
+    CocoGtColumns c;
+    c.n = cell.shape(0);
+    c.cell = cell.data();
+    c.bbox = bbox.data();
+    c.area = area.data();
+    c.iscrowd = iscrowd.data();
+    c.ignore = ignore.data();
+    c.id = id.data();
+    c.keypoints = has_keypoints ? keypoints.data() : nullptr;
+    return c;
+  }
+};
+
+struct DtArrays {
+  CArray<int64_t> cell, id;
+  CArray<double> bbox, area, score, keypoints;
+  bool has_keypoints = false;
+  CocoDtColumns view() const {
+    CocoDtColumns c;
+    c.n = cell.shape(0);
+    c.cell = cell.data();
+    c.bbox = bbox.data();
+    c.area = area.data();
+    c.score = score.data();
+    c.id = id.data();
+    c.keypoints = has_keypoints ? keypoints.data() : nullptr;
+    return c;
+  }
+};
+
+GtArrays gt_arrays(const py::dict& d, int64_t kpt_width) {
+  GtArrays g;
+  g.cell = d["cell"].cast<CArray<int64_t>>();
+  const int64_t n = g.cell.shape(0);
+  require_length(g.cell, n, "gt cell");
+  g.bbox = d["bbox"].cast<CArray<double>>();
+  if (rows_of(g.bbox, 4, "gt bbox") != n) throw py::value_error("gt bbox must have one row per gt");
+  g.area = d["area"].cast<CArray<double>>();
+  require_length(g.area, n, "gt area");
+  g.iscrowd = d["iscrowd"].cast<CArray<uint8_t>>();
+  require_length(g.iscrowd, n, "gt iscrowd");
+  g.ignore = d["ignore"].cast<CArray<uint8_t>>();
+  require_length(g.ignore, n, "gt ignore");
+  g.id = d["id"].cast<CArray<int64_t>>();
+  require_length(g.id, n, "gt id");
+  if (kpt_width > 0) {
+    g.keypoints = d["keypoints"].cast<CArray<double>>();
+    if (rows_of(g.keypoints, kpt_width, "gt keypoints") != n)
+      throw py::value_error("gt keypoints must have one row per gt");
+    g.has_keypoints = true;
+  }
+  return g;
+}
+
+DtArrays dt_arrays(const py::dict& d, int64_t kpt_width) {
+  DtArrays t;
+  t.cell = d["cell"].cast<CArray<int64_t>>();
+  const int64_t n = t.cell.shape(0);
+  require_length(t.cell, n, "dt cell");
+  t.bbox = d["bbox"].cast<CArray<double>>();
+  if (rows_of(t.bbox, 4, "dt bbox") != n) throw py::value_error("dt bbox must have one row per detection");
+  t.area = d["area"].cast<CArray<double>>();
+  require_length(t.area, n, "dt area");
+  t.score = d["score"].cast<CArray<double>>();
+  require_length(t.score, n, "dt score");
+  t.id = d["id"].cast<CArray<int64_t>>();
+  require_length(t.id, n, "dt id");
+  if (kpt_width > 0) {
+    t.keypoints = d["keypoints"].cast<CArray<double>>();
+    if (rows_of(t.keypoints, kpt_width, "dt keypoints") != n)
+      throw py::value_error("dt keypoints must have one row per detection");
+    t.has_keypoints = true;
+  }
+  return t;
+}
+
+void check_cells(const int64_t* cell, int64_t n, int64_t num_cells, const char* name) {
+  for (int64_t i = 0; i < n; ++i)
+    if (cell[i] >= num_cells) throw py::value_error(std::string(name) + " cell index out of range");
+}
+
+py::dict evaluate_binding(const py::dict& gt, const py::dict& dt, int64_t num_cells, int iou_type,
+                          const std::vector<double>& iou_thresholds, const std::vector<double>& area_ranges,
+                          int64_t max_det, const std::vector<double>& kpt_vars, py::object precomputed,
+                          py::object precomputed_offsets, bool zero_id_quirk, bool no_overlaps,
+                          bool keep_details) {
+  if (iou_type < 0 || iou_type > 2) throw py::value_error("iou_type must be 0, 1 or 2");
+  const int64_t kpt_width = iou_type == 1 ? 3 * static_cast<int64_t>(kpt_vars.size()) : 0;
+  const GtArrays g = gt_arrays(gt, kpt_width);
+  const DtArrays d = dt_arrays(dt, kpt_width);
+  check_cells(g.cell.data(), g.cell.shape(0), num_cells, "gt");
+  check_cells(d.cell.data(), d.cell.shape(0), num_cells, "dt");
+  CocoEvalOptions opt;
+  opt.num_cells = num_cells;
+  opt.iou_type = static_cast<CocoIouType>(iou_type);
+  opt.iou_thresholds = iou_thresholds;
+  if (area_ranges.size() % 2) throw py::value_error("area_ranges must hold (lo, hi) pairs");
+  opt.area_ranges = area_ranges;
+  opt.max_det = max_det;
+  opt.kpt_vars = kpt_vars;
+  opt.zero_id_quirk = zero_id_quirk;
+  opt.no_overlaps = no_overlaps;
+  opt.keep_details = keep_details;
+  CArray<double> pre;
+  CArray<int64_t> pre_off;
+  if (iou_type == 2) {
+    pre = precomputed.cast<CArray<double>>();
+    pre_off = precomputed_offsets.cast<CArray<int64_t>>();
+    require_length(pre_off, num_cells, "precomputed_offsets");
+    opt.precomputed = pre.data();
+    opt.precomputed_offsets = pre_off.data();
+  }
+  CocoEvalState st;
+  {
+    py::gil_scoped_release release;
+    st = coco_evaluate(g.view(), d.view(), opt);
+  }
+  py::dict out;
+  out["dt_offsets"] = to_numpy(std::move(st.dt_offsets));
+  out["dt_index"] = to_numpy(std::move(st.dt_index));
+  out["dt_score"] = to_numpy(std::move(st.dt_score));
+  out["status"] = to_numpy(std::move(st.status));
+  out["npig"] = to_numpy(std::move(st.npig));
+  if (keep_details) {
+    out["gt_offsets"] = to_numpy(std::move(st.gt_offsets));
+    out["gt_order"] = to_numpy(std::move(st.gt_order));
+    out["gt_ignore"] = to_numpy(std::move(st.gt_ignore));
+    out["dt_match"] = to_numpy(std::move(st.dt_match));
+    out["gt_match"] = to_numpy(std::move(st.gt_match));
+    out["overlap_offsets"] = to_numpy(std::move(st.overlap_offsets));
+    out["overlaps"] = to_numpy(std::move(st.overlaps));
+  }
+  return out;
+}
+
+py::tuple accumulate_binding(const CArray<int64_t>& dt_offsets, const CArray<double>& dt_score,
+                             const CArray<uint8_t>& status, const CArray<int64_t>& npig, int64_t num_areas,
+                             int64_t num_thresholds, int64_t num_images, std::vector<int64_t> categories,
+                             std::vector<int64_t> areas, std::vector<int64_t> max_dets,
+                             std::vector<int64_t> images, std::vector<double> recall_thresholds,
+                             int64_t out_categories, int64_t out_areas, int64_t out_max_dets) {
+  CocoStateView v;
+  v.num_cells = dt_offsets.shape(0) - 1;
+  if (v.num_cells < 0) throw py::value_error("dt_offsets must not be empty");
+  v.num_areas = num_areas;
+  v.num_thresholds = num_thresholds;
+  const int64_t total = dt_offsets.data()[v.num_cells];
+  require_length(dt_score, total, "dt_score");
+  require_length(status, total * num_areas * num_thresholds, "status");
+  require_length(npig, v.num_cells * num_areas, "npig");
+  for (int64_t c = 0; c < v.num_cells; ++c)
+    if (dt_offsets.data()[c] < 0 || dt_offsets.data()[c] > dt_offsets.data()[c + 1])
+      throw py::value_error("dt_offsets must be non-decreasing from 0");
+  for (int64_t a : areas)
+    if (a < 0 || a >= num_areas) throw py::value_error("area index out of range");
+  if (static_cast<int64_t>(categories.size()) > out_categories ||
+      static_cast<int64_t>(areas.size()) > out_areas || static_cast<int64_t>(max_dets.size()) > out_max_dets)
+    throw py::value_error("more selected entries than output slots");
+  for (int64_t i : images)
+    if (i < 0 || i >= num_images) throw py::value_error("image position out of range");
+  v.dt_offsets = dt_offsets.data();
+  v.dt_score = dt_score.data();
+  v.status = status.data();
+  v.npig = npig.data();
+  CocoAccumulateOptions opt;
+  opt.num_images = num_images;
+  opt.categories = std::move(categories);
+  opt.areas = std::move(areas);
+  opt.max_dets = std::move(max_dets);
+  opt.images = std::move(images);
+  opt.recall_thresholds = std::move(recall_thresholds);
+  opt.out_categories = out_categories;
+  opt.out_areas = out_areas;
+  opt.out_max_dets = out_max_dets;
+  const int64_t T = num_thresholds, R = static_cast<int64_t>(opt.recall_thresholds.size());
+  py::array_t<double> precision({T, R, out_categories, out_areas, out_max_dets});
+  py::array_t<double> scores({T, R, out_categories, out_areas, out_max_dets});
+  py::array_t<double> recall({T, out_categories, out_areas, out_max_dets});
+  std::fill(precision.mutable_data(), precision.mutable_data() + precision.size(), -1.0);
+  std::fill(scores.mutable_data(), scores.mutable_data() + scores.size(), -1.0);
+  std::fill(recall.mutable_data(), recall.mutable_data() + recall.size(), -1.0);
+  {
+    py::gil_scoped_release release;
+    coco_accumulate(v, opt, precision.mutable_data(), recall.mutable_data(), scores.mutable_data());
+  }
+  return py::make_tuple(precision, recall, scores);
+}
+
+py::tuple sort_detections_binding(const CArray<int64_t>& cell, const CArray<double>& score,
+                                  int64_t num_cells, int64_t max_det) {
+  const int64_t n = cell.shape(0);
+  require_length(score, n, "score");
+  check_cells(cell.data(), n, num_cells, "dt");
+  std::vector<int64_t> offsets, order;
+  {
+    py::gil_scoped_release release;
+    coco_sort_detections(cell.data(), score.data(), n, num_cells, max_det, offsets, order);
+  }
+  return py::make_tuple(to_numpy(std::move(offsets)), to_numpy(std::move(order)));
+}
+
+template <class T>
+py::array_t<T> matrix(std::vector<T>&& v, int64_t width) {
+  auto flat = to_numpy(std::move(v));
+  if (width <= 0) return flat;
+  return flat.reshape({static_cast<py::ssize_t>(flat.shape(0) / width), static_cast<py::ssize_t>(width)});
+}
+
+py::object parse_results_binding(const py::buffer& data) {
+  const py::buffer_info info = data.request();
+  CocoResultColumns c;
+  bool ok;
+  {
+    py::gil_scoped_release release;
+    ok = parse_coco_results(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize), c);
+  }
+  if (!ok) return py::none();
+  py::dict out;
+  out["image_id"] = to_numpy(std::move(c.image_id));
+  out["category_id"] = to_numpy(std::move(c.category_id));
+  out["bbox"] = matrix(std::move(c.bbox), 4);
+  out["score"] = to_numpy(std::move(c.score));
+  out["has_bbox"] = to_numpy(std::move(c.has_bbox));
+  out["has_score"] = to_numpy(std::move(c.has_score));
+  out["has_keypoints"] = to_numpy(std::move(c.has_keypoints));
+  if (c.num_keypoint_values >= 0) out["keypoints"] = matrix(std::move(c.keypoints), c.num_keypoint_values);
+  return out;
+}
+
+py::object parse_instances_binding(const py::buffer& data) {
+  const py::buffer_info info = data.request();
+  CocoInstanceColumns c;
+  bool ok;
+  {
+    py::gil_scoped_release release;
+    ok = parse_coco_instances(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize), c);
+  }
+  if (!ok) return py::none();
+  py::dict out;
+  out["has_images"] = c.has_images;
+  out["has_categories"] = c.has_categories;
+  out["has_annotations"] = c.has_annotations;
+  out["image_id"] = to_numpy(std::move(c.image_id));
+  out["category_id"] = to_numpy(std::move(c.category_id));
+  out["id"] = to_numpy(std::move(c.id));
+  out["ann_image_id"] = to_numpy(std::move(c.ann_image_id));
+  out["ann_category_id"] = to_numpy(std::move(c.ann_category_id));
+  out["bbox"] = matrix(std::move(c.bbox), 4);
+  out["area"] = to_numpy(std::move(c.area));
+  out["iscrowd"] = to_numpy(std::move(c.iscrowd));
+  out["ignore"] = to_numpy(std::move(c.ignore));
+  out["has_ignore"] = to_numpy(std::move(c.has_ignore));
+  out["num_keypoints"] = to_numpy(std::move(c.num_keypoints));
+  out["has_bbox"] = to_numpy(std::move(c.has_bbox));
+  out["has_area"] = to_numpy(std::move(c.has_area));
+  out["has_iscrowd"] = to_numpy(std::move(c.has_iscrowd));
+  out["has_num_keypoints"] = to_numpy(std::move(c.has_num_keypoints));
+  out["has_keypoints"] = to_numpy(std::move(c.has_keypoints));
+  if (c.num_keypoint_values >= 0) out["keypoints"] = matrix(std::move(c.keypoints), c.num_keypoint_values);
+  return out;
+}
+
+}  // namespace
+
+void bind_coco_eval(py::module_& m) {
+  m.def("coco_evaluate", &evaluate_binding, py::arg("gt"), py::arg("dt"), py::arg("num_cells"),
+        py::arg("iou_type"), py::arg("iou_thresholds"), py::arg("area_ranges"), py::arg("max_det"),
+        py::arg("kpt_vars"), py::arg("precomputed"), py::arg("precomputed_offsets"),
+        py::arg("zero_id_quirk"), py::arg("no_overlaps"), py::arg("keep_details"));
+  m.def("coco_accumulate", &accumulate_binding, py::arg("dt_offsets"), py::arg("dt_score"), py::arg("status"),
+        py::arg("npig"), py::arg("num_areas"), py::arg("num_thresholds"), py::arg("num_images"),
+        py::arg("categories"), py::arg("areas"), py::arg("max_dets"), py::arg("images"),
+        py::arg("recall_thresholds"), py::arg("out_categories"), py::arg("out_areas"), py::arg("out_max_dets"));
+  m.def("coco_sort_detections", &sort_detections_binding, py::arg("cell"), py::arg("score"),
+        py::arg("num_cells"), py::arg("max_det"));
+  m.def("coco_parse_results", &parse_results_binding, py::arg("data"));
+  m.def("coco_parse_instances", &parse_instances_binding, py::arg("data"));
+}
+
+}  // namespace detkit::bind

@@ -1,0 +1,417 @@
+#include "core/coco_eval.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+
+#include "core/parallel.h"
+
+namespace detkit {
+
+namespace {
+
+// Stable counting sort of rows by cell; rows with cell < 0 are dropped.
+void group_by_cell(const int64_t* cell, int64_t n, int64_t num_cells, std::vector<int64_t>& offsets,
+                   std::vector<int64_t>& rows) {
+  offsets.assign(num_cells + 1, 0);
+  for (int64_t r = 0; r < n; ++r) {
+    const int64_t c = cell[r];
+    if (c >= num_cells) throw std::invalid_argument("cell index out of range");
+    if (c >= 0) ++offsets[c + 1];
+  }
+  for (int64_t c = 0; c < num_cells; ++c) offsets[c + 1] += offsets[c];
+  rows.assign(offsets[num_cells], 0);
+  std::vector<int64_t> fill(offsets.begin(), offsets.end() - 1);
+  for (int64_t r = 0; r < n; ++r)
+    if (cell[r] >= 0) rows[fill[cell[r]]++] = r;
+}
+
+// IoU of xywh boxes exactly as pycocotools' bbIou: (D x G) row-major, crowd gts use the detection
+// area as the union.
+void box_overlaps(const double* dt_box, const int64_t* dt_rows, int64_t d_n, const double* gt_box,
+                  const int64_t* gt_rows, const uint8_t* iscrowd, int64_t g_n, double* out) {
+  for (int64_t g = 0; g < g_n; ++g) {
+    const double* G = gt_box + 4 * gt_rows[g];
+    const double ga = G[2] * G[3];
+    const bool crowd = iscrowd[gt_rows[g]] != 0;
+    for (int64_t d = 0; d < d_n; ++d) {
+      const double* D = dt_box + 4 * dt_rows[d];
+      const double da = D[2] * D[3];
+      double& o = out[d * g_n + g];
+      o = 0;
+      const double w = std::fmin(D[2] + D[0], G[2] + G[0]) - std::fmax(D[0], G[0]);
+      if (w <= 0) continue;
+      const double h = std::fmin(D[3] + D[1], G[3] + G[1]) - std::fmax(D[1], G[1]);
+      if (h <= 0) continue;
+      const double i = w * h;
+      const double u = crowd ? da : da + ga - i;
+      o = i / u;
+    }
+  }
+}
+
+// Object keypoint similarity exactly as pycocotools' computeOks (D x G).
+void oks_overlaps(const CocoGtColumns& gt, const int64_t* gt_rows, int64_t g_n, const CocoDtColumns& dt,
+                  const int64_t* dt_rows, int64_t d_n, const std::vector<double>& vars, double* out) {
+  const int64_t k = static_cast<int64_t>(vars.size());
+  const double eps = std::numeric_limits<double>::epsilon();  // np.spacing(1)
+  std::vector<double> terms(k);
+  for (int64_t g = 0; g < g_n; ++g) {
+    const int64_t gr = gt_rows[g];
+    const double* kg = gt.keypoints + 3 * k * gr;
+    int64_t visible = 0;
+    for (int64_t j = 0; j < k; ++j) visible += kg[3 * j + 2] > 0;
+    const double* bb = gt.bbox + 4 * gr;
+    const double x0 = bb[0] - bb[2], x1 = bb[0] + bb[2] * 2;
+    const double y0 = bb[1] - bb[3], y1 = bb[1] + bb[3] * 2;
+    const double scale = gt.area[gr] + eps;
+    for (int64_t d = 0; d < d_n; ++d) {
+      const double* kd = dt.keypoints + 3 * k * dt_rows[d];
+      int64_t used = 0;
+      for (int64_t j = 0; j < k; ++j) {
+        double dx, dy;
+        if (visible > 0) {
+          if (!(kg[3 * j + 2] > 0)) continue;
+          dx = kd[3 * j] - kg[3 * j];
+          dy = kd[3 * j + 1] - kg[3 * j + 1];
+        } else {
+          dx = std::max(0.0, x0 - kd[3 * j]) + std::max(0.0, kd[3 * j] - x1);
+          dy = std::max(0.0, y0 - kd[3 * j + 1]) + std::max(0.0, kd[3 * j + 1] - y1);
+        }
+        const double e = (dx * dx + dy * dy) / vars[j] / scale / 2;
+        terms[used++] = std::exp(-e);
+      }
+      out[d * g_n + g] = numpy_pairwise_sum(terms.data(), used) / static_cast<double>(used);
+    }
+  }
+}
+
+}  // namespace
+
+double numpy_pairwise_sum(const double* a, int64_t n) {
+  if (n < 8) {
+    double res = 0.;
+    for (int64_t i = 0; i < n; ++i) res += a[i];
+    return res;
+  }
+  if (n <= 128) {
+    double r[8];
+    for (int j = 0; j < 8; ++j) r[j] = a[j];
+    int64_t i = 8;
+    for (; i < n - (n % 8); i += 8)
+      for (int j = 0; j < 8; ++j) r[j] += a[i + j];
+    double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; ++i) res += a[i];
+    return res;
+  }
+  int64_t n2 = n / 2;
+  n2 -= n2 % 8;
+  return numpy_pairwise_sum(a, n2) + numpy_pairwise_sum(a + n2, n - n2);
+}
+
+void coco_sort_detections(const int64_t* cell, const double* score, int64_t n, int64_t num_cells,
+                          int64_t max_det, std::vector<int64_t>& offsets, std::vector<int64_t>& order) {
+  std::vector<int64_t> grouped_offsets, grouped;
+  group_by_cell(cell, n, num_cells, grouped_offsets, grouped);
+  const auto by_score = [score](int64_t a, int64_t b) { return score[a] > score[b]; };
+  offsets.assign(num_cells + 1, 0);
+  for (int64_t c = 0; c < num_cells; ++c) {
+    const int64_t size = grouped_offsets[c + 1] - grouped_offsets[c];
+    offsets[c + 1] = offsets[c] + std::min(size, std::max<int64_t>(max_det, 0));
+  }
+  order.assign(offsets[num_cells], 0);
+  parallel_for(num_cells, 1024, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      auto first = grouped.begin() + grouped_offsets[c], last = grouped.begin() + grouped_offsets[c + 1];
+      if (last - first <= 16) {  // most cells are tiny: a stable insertion sort, no allocation
+        for (auto it = first + (first != last); it < last; ++it) {
+          const int64_t v = *it;
+          auto hole = it;
+          for (; hole > first && by_score(v, *(hole - 1)); --hole) *hole = *(hole - 1);
+          *hole = v;
+        }
+      } else {
+        std::stable_sort(first, last, by_score);
+      }
+      std::copy(first, first + (offsets[c + 1] - offsets[c]), order.begin() + offsets[c]);
+    }
+  });
+}
+
+CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, const CocoEvalOptions& opt) {
+  const int64_t C = opt.num_cells;
+  const int64_t T = static_cast<int64_t>(opt.iou_thresholds.size());
+  const int64_t A = static_cast<int64_t>(opt.area_ranges.size() / 2);
+  CocoEvalState st;
+  st.num_cells = C;
+  st.num_areas = A;
+  st.num_thresholds = T;
+  std::vector<int64_t> gt_offsets, gt_rows;
+  group_by_cell(gt.cell, gt.n, C, gt_offsets, gt_rows);
+  coco_sort_detections(dt.cell, dt.score, dt.n, C, opt.max_det, st.dt_offsets, st.dt_index);
+  const int64_t total_dt = st.dt_offsets[C], total_gt = gt_offsets[C];
+  st.dt_score.resize(total_dt);
+  for (int64_t j = 0; j < total_dt; ++j) st.dt_score[j] = dt.score[st.dt_index[j]];
+  st.status.assign(total_dt * A * T, 0);
+  st.npig.assign(C * A, 0);
+  if (opt.keep_details) {
+    st.gt_order.assign(A * total_gt, 0);
+    st.gt_ignore.assign(A * total_gt, 0);
+    st.dt_match.assign(total_dt * A * T, -1);
+    st.gt_match.assign(A * total_gt * T, -1);
+    st.overlap_offsets.assign(C + 1, 0);
+    for (int64_t c = 0; c < C; ++c) {
+      const int64_t g = gt_offsets[c + 1] - gt_offsets[c], d = st.dt_offsets[c + 1] - st.dt_offsets[c];
+      st.overlap_offsets[c + 1] = st.overlap_offsets[c] + (opt.no_overlaps ? 0 : g * d);
+    }
+    st.overlaps.assign(st.overlap_offsets[C], 0.0);
+  }
+  // bit a: the detection's area lies outside area range a (one sequential pass; the per-cell
+  // loops then read one byte per detection instead of its area)
+  std::vector<uint8_t> dt_outside(A <= 8 ? dt.n : 0);
+  for (int64_t r = 0; r < static_cast<int64_t>(dt_outside.size()); ++r) {
+    uint8_t bits = 0;
+    for (int64_t a = 0; a < A; ++a)
+      bits |= static_cast<uint8_t>(dt.area[r] < opt.area_ranges[2 * a] || dt.area[r] > opt.area_ranges[2 * a + 1]) << a;
+    dt_outside[r] = bits;
+  }
+  std::vector<double> thresholds(T);
+  for (int64_t t = 0; t < T; ++t) thresholds[t] = std::min(opt.iou_thresholds[t], 1 - 1e-10);
+
+  parallel_for(C, 256, [&](int64_t begin, int64_t end) {
+    std::vector<double> overlaps;
+    std::vector<int64_t> order;
+    std::vector<uint8_t> ig, taken;
+    for (int64_t c = begin; c < end; ++c) {
+      const int64_t g0 = gt_offsets[c], G = gt_offsets[c + 1] - g0;
+      const int64_t d0 = st.dt_offsets[c], D = st.dt_offsets[c + 1] - d0;
+      if (G == 0 && D == 0) continue;
+      const int64_t* grows = gt_rows.data() + g0;
+      const int64_t* drows = st.dt_index.data() + d0;
+      const double* ov = nullptr;
+      const bool have_overlaps = G > 0 && D > 0 && !opt.no_overlaps;
+      if (have_overlaps) {
+        if (opt.iou_type == CocoIouType::kPrecomputed) {
+          ov = opt.precomputed + opt.precomputed_offsets[c];
+        } else {
+          overlaps.resize(D * G);
+          if (opt.iou_type == CocoIouType::kBox)
+            box_overlaps(dt.bbox, drows, D, gt.bbox, grows, gt.iscrowd, G, overlaps.data());
+          else
+            oks_overlaps(gt, grows, G, dt, drows, D, opt.kpt_vars, overlaps.data());
+          ov = overlaps.data();
+        }
+        if (opt.keep_details)
+          std::copy(ov, ov + D * G, st.overlaps.begin() + st.overlap_offsets[c]);
+      }
+      if (G == 0 && A <= 8) {  // fast path: nothing can match; unmatched detections out of range are ignored
+        for (int64_t d = 0; d < D; ++d) {
+          const uint8_t outside = dt_outside[drows[d]];
+          uint8_t* out = st.status.data() + (d0 + d) * A * T;
+          for (int64_t a = 0; a < A; ++a) std::fill(out + a * T, out + (a + 1) * T, ((outside >> a) & 1) << 1);
+        }
+        continue;
+      }
+      for (int64_t a = 0; a < A; ++a) {
+        const double lo = opt.area_ranges[2 * a], hi = opt.area_ranges[2 * a + 1];
+        // gts visited non-ignored first (a stable partition, like a mergesort on the flag)
+        order.clear();
+        ig.clear();
+        for (int pass = 0; pass < 2; ++pass)
+          for (int64_t g = 0; g < G; ++g) {
+            const int64_t r = grows[g];
+            const bool gi = gt.ignore[r] || gt.area[r] < lo || gt.area[r] > hi;
+            if (gi == (pass == 1)) {
+              order.push_back(g);
+              ig.push_back(gi);
+            }
+          }
+        int64_t kept = 0;
+        for (int64_t g = 0; g < G; ++g) kept += !ig[g];
+        st.npig[c * A + a] = kept;
+        if (opt.keep_details)
+          for (int64_t p = 0; p < G; ++p) {
+            st.gt_order[a * total_gt + g0 + p] = grows[order[p]];
+            st.gt_ignore[a * total_gt + g0 + p] = ig[p];
+          }
+        for (int64_t t = 0; t < T; ++t) {
+          taken.assign(G, 0);
+          for (int64_t d = 0; d < D; ++d) {
+            const int64_t dr = drows[d];
+            int64_t m = -1;
+            if (have_overlaps) {
+              double best = thresholds[t];
+              for (int64_t p = 0; p < G; ++p) {
+                const int64_t g = order[p];
+                if (taken[p] && !gt.iscrowd[grows[g]]) continue;
+                if (m > -1 && !ig[m] && ig[p]) break;
+                const double o = ov[d * G + g];
+                if (o < best) continue;
+                best = o;
+                m = p;
+              }
+            }
+            const bool out_of_range = dt.area[dr] < lo || dt.area[dr] > hi;
+            bool matched = false, ignored = out_of_range;
+            if (m > -1) {
+              const int64_t gr = grows[order[m]];
+              matched = !opt.zero_id_quirk || gt.id[gr] != 0;
+              ignored = ig[m] || (!matched && out_of_range);
+              if (!opt.zero_id_quirk || dt.id[dr] > 0) taken[m] = 1;
+              if (opt.keep_details) {
+                st.dt_match[((d0 + d) * A + a) * T + t] = gr;
+                st.gt_match[(a * total_gt + g0 + m) * T + t] = dr;
+              }
+            }
+            st.status[((d0 + d) * A + a) * T + t] = static_cast<uint8_t>(matched | (ignored << 1));
+          }
+        }
+      }
+    }
+  });
+  if (opt.keep_details) st.gt_offsets = std::move(gt_offsets);
+  return st;
+}
+
+void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, double* precision,
+                     double* recall, double* scores) {
+  const int64_t T = st.num_thresholds, A0 = st.num_areas, I = opt.num_images;
+  const int64_t R = static_cast<int64_t>(opt.recall_thresholds.size());
+  const int64_t K = opt.out_categories, A = opt.out_areas, M = opt.out_max_dets;
+  const int64_t nA = static_cast<int64_t>(opt.areas.size());
+  const double eps = std::numeric_limits<double>::epsilon();  // np.spacing(1)
+  struct Entry {
+    double score;
+    int64_t rank, j;
+  };
+  struct Event {  // a true positive: its position in the curve, recall and precision there
+    int64_t pos;
+    double rc, pr;
+  };
+  const int64_t nk = static_cast<int64_t>(opt.categories.size());
+  const int64_t nm = static_cast<int64_t>(opt.max_dets.size());
+  parallel_for(nk, 1, [&](int64_t begin, int64_t end) {
+    std::vector<Entry> entries;
+    std::vector<uint8_t> block, local;
+    std::vector<int64_t> picked, tp(T), fp(T);
+    std::vector<std::vector<Event>> events(T);
+    for (int64_t k = begin; k < end; ++k) {
+      const int64_t k0 = opt.categories[k];
+      if (k0 < 0 || (k0 + 1) * I > st.num_cells) throw std::invalid_argument("accumulate: category out of range");
+      entries.clear();
+      int64_t max_rank = -1;
+      for (int64_t i : opt.images) {
+        const int64_t c = k0 * I + i;
+        for (int64_t j = st.dt_offsets[c]; j < st.dt_offsets[c + 1]; ++j)
+          entries.push_back({st.dt_score[j], j - st.dt_offsets[c], j});
+        max_rank = std::max(max_rank, st.dt_offsets[c + 1] - st.dt_offsets[c] - 1);
+      }
+      // the concatenation in image order, stably sorted by decreasing score (pycocotools' mergesort)
+      std::stable_sort(entries.begin(), entries.end(),
+                       [](const Entry& x, const Entry& y) { return x.score > y.score; });
+      const int64_t total = static_cast<int64_t>(entries.size());
+      // A category's cells are consecutive, so its detections' statuses form one block: copy it
+      // sequentially, then read it in score order while it is cache-resident.
+      const int64_t j_lo = st.dt_offsets[k0 * I], j_hi = st.dt_offsets[k0 * I + I];
+      block.assign(st.status + j_lo * A0 * T, st.status + j_hi * A0 * T);
+      local.resize(total * nA * T);  // statuses in score order: (n, selected area, t)
+      for (int64_t n = 0; n < total; ++n) {
+        const uint8_t* src = block.data() + (entries[n].j - j_lo) * A0 * T;
+        for (int64_t a = 0; a < nA; ++a)
+          std::memcpy(local.data() + (n * nA + a) * T, src + opt.areas[a] * T, T);
+      }
+      for (int64_t a = 0; a < nA; ++a) {
+        const int64_t a0 = opt.areas[a];
+        int64_t npig = 0;
+        for (int64_t i : opt.images) npig += st.npig[(k0 * I + i) * A0 + a0];
+        if (npig == 0) continue;
+        const double np_d = static_cast<double>(npig);
+        int64_t full_m = -1;  // first max-dets column that keeps every detection
+        for (int64_t m = 0; m < nm; ++m) {
+          const bool full = opt.max_dets[m] > max_rank;
+          if (full && full_m >= 0) {  // same detections as column full_m: same curve
+            for (int64_t t = 0; t < T; ++t) {
+              recall[((t * K + k) * A + a) * M + m] = recall[((t * K + k) * A + a) * M + full_m];
+              for (int64_t r = 0; r < R; ++r) {
+                const int64_t base = (((t * R + r) * K + k) * A + a) * M;
+                precision[base + m] = precision[base + full_m];
+                scores[base + m] = scores[base + full_m];
+              }
+            }
+            continue;
+          }
+          if (full) full_m = m;
+          picked.clear();
+          for (int64_t n = 0; n < total; ++n)
+            if (full || entries[n].rank < opt.max_dets[m]) picked.push_back(n);
+          const int64_t nd = static_cast<int64_t>(picked.size());
+          // Precision only rises at true positives and recall only changes there, so the curve
+          // is evaluated at those events (the same divisions, hence the same values, as at every
+          // point); counts are exact in double, like numpy's float cumsum.
+          std::fill(tp.begin(), tp.end(), 0);
+          std::fill(fp.begin(), fp.end(), 0);
+          for (auto& ev : events) ev.clear();
+          int64_t fp_all = 0;  // false positives at every threshold (the common case), counted once
+          for (int64_t n = 0; n < nd; ++n) {
+            const uint8_t* s = local.data() + (picked[n] * nA + a) * T;
+            uint8_t any = 0;
+            for (int64_t t = 0; t < T; ++t) any |= s[t];
+            if (any == 0) {
+              ++fp_all;
+              continue;
+            }
+            for (int64_t t = 0; t < T; ++t) {
+              const int64_t valid = !(s[t] & 2), hit = s[t] & valid & 1;
+              tp[t] += hit;
+              fp[t] += valid - hit;
+              if (hit) {
+                const double tpd = static_cast<double>(tp[t]);
+                const double fpd = static_cast<double>(fp[t] + fp_all);
+                events[t].push_back({n, tpd / np_d, tpd / (fpd + tpd + eps)});
+              }
+            }
+          }
+          for (int64_t t = 0; t < T; ++t) {
+            auto& ev = events[t];
+            recall[((t * K + k) * A + a) * M + m] = nd ? static_cast<double>(tp[t]) / np_d : 0.0;
+            const int64_t ne = static_cast<int64_t>(ev.size());
+            for (int64_t e = ne - 1; e > 0; --e)
+              if (ev[e].pr > ev[e - 1].pr) ev[e - 1].pr = ev[e].pr;
+            // recall at position 0 (0 unless the first detection is a true positive)
+            const double rc0 = (ne > 0 && ev[0].pos == 0) ? ev[0].rc : 0.0;
+            for (int64_t r = 0; r < R; ++r) {
+              const int64_t out = (((t * R + r) * K + k) * A + a) * M + m;
+              precision[out] = 0.0;
+              scores[out] = 0.0;
+            }
+            for (int64_t r = 0; r < R; ++r) {
+              const double thr = opt.recall_thresholds[r];
+              const int64_t out = (((t * R + r) * K + k) * A + a) * M + m;
+              int64_t pos;
+              double q;
+              if (nd > 0 && rc0 >= thr) {  // searchsorted gives position 0
+                pos = 0;
+                q = ne > 0 ? ev[0].pr : 0.0;
+              } else {
+                // first event with recall >= thr (thresholds need not be sorted)
+                const int64_t e = std::lower_bound(ev.begin(), ev.end(), thr,
+                                                   [](const Event& x, double v) { return x.rc < v; }) -
+                                  ev.begin();
+                if (e >= ne) break;  // past the last recall: the rest stay 0
+                pos = ev[e].pos;
+                q = ev[e].pr;
+              }
+              precision[out] = q;
+              scores[out] = entries[picked[pos]].score;
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace detkit

@@ -1,0 +1,472 @@
+#include "core/coco_json.h"
+
+#include <algorithm>
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "core/parallel.h"
+
+namespace detkit {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+class Scanner {
+ public:
+  Scanner(const char* data, size_t size) : p_(data), end_(data + size) {}
+
+  void ws() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+  const char* pos() const { return p_; }
+  bool at_end() {
+    ws();
+    return p_ == end_;
+  }
+  // Consumes `c` (after whitespace) if it is next.
+  bool eat(char c) {
+    ws();
+    if (p_ < end_ && *p_ == c) {
+      ++p_;
+      return true;
+    }
+    return false;
+  }
+  bool peek(char c) {
+    ws();
+    return p_ < end_ && *p_ == c;
+  }
+
+  // A string; [begin, end) of its raw (still escaped) contents.
+  bool string(const char*& begin, const char*& stop) {
+    if (!eat('"')) return false;
+    begin = p_;
+    while (p_ < end_) {
+      const char c = *p_;
+      if (c == '"') {
+        stop = p_++;
+        return true;
+      }
+      if (static_cast<unsigned char>(c) < 0x20) return false;
+      if (c == '\\') {
+        if (++p_ >= end_) return false;
+        const char e = *p_;
+        if (e == 'u') {
+          for (int i = 0; i < 4; ++i)
+            if (++p_ >= end_ || !std::isxdigit(static_cast<unsigned char>(*p_))) return false;
+        } else if (!std::strchr("\"\\/bfnrt", e)) {
+          return false;
+        }
+      }
+      ++p_;
+    }
+    return false;
+  }
+
+  // A JSON number (strict grammar), converted with correct rounding: decimal mantissas up to
+  // 2^53 with a power of ten up to 22 take Clinger's exact fast path (one correctly rounded
+  // multiplication or division of exact operands); everything else goes to std::from_chars.
+  bool number(double& value) {
+    static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    ws();
+    const char* start = p_;
+    const char* q = p_;
+    const bool negative = q < end_ && *q == '-';
+    if (negative) ++q;
+    if (q >= end_) return false;
+    uint64_t mantissa = 0;
+    int digits = 0;  // significant digits accumulated in mantissa
+    bool exact = true;
+    int64_t exponent = 0;
+    auto take = [&](char c, bool fraction) {
+      const uint64_t d = static_cast<uint64_t>(c - '0');
+      if (mantissa == 0 && d == 0) {
+        if (fraction) --exponent;
+        return;
+      }
+      if (digits < 19) {
+        mantissa = mantissa * 10 + d;
+        ++digits;
+        if (fraction) --exponent;
+      } else {
+        exact = false;
+      }
+    };
+    if (*q == '0') {
+      ++q;
+    } else if (*q >= '1' && *q <= '9') {
+      while (q < end_ && *q >= '0' && *q <= '9') take(*q++, false);
+    } else {
+      return false;
+    }
+    if (q < end_ && *q == '.') {
+      ++q;
+      if (q >= end_ || !(*q >= '0' && *q <= '9')) return false;
+      while (q < end_ && *q >= '0' && *q <= '9') take(*q++, true);
+    }
+    if (q < end_ && (*q == 'e' || *q == 'E')) {
+      ++q;
+      bool exp_negative = false;
+      if (q < end_ && (*q == '+' || *q == '-')) exp_negative = *q++ == '-';
+      if (q >= end_ || !(*q >= '0' && *q <= '9')) return false;
+      int64_t e = 0;
+      while (q < end_ && *q >= '0' && *q <= '9') {
+        if (e < 100000) e = e * 10 + (*q - '0');
+        ++q;
+      }
+      exponent += exp_negative ? -e : e;
+    }
+    if (exact && mantissa <= (uint64_t{1} << 53) && exponent >= -22 && exponent <= 22) {
+      double v = static_cast<double>(mantissa);
+      v = exponent < 0 ? v / kPow10[-exponent] : v * kPow10[exponent];
+      value = negative ? -v : v;
+    } else {
+      const auto res = std::from_chars(start, q, value);
+      if (res.ec != std::errc() || res.ptr != q) return false;  // also rejects overflow to inf
+    }
+    p_ = q;
+    return true;
+  }
+
+  // A number or true/false (as 1/0), e.g. for "iscrowd".
+  bool number_or_bool(double& value) {
+    ws();
+    if (match_word("true")) {
+      value = 1;
+      return true;
+    }
+    if (match_word("false")) {
+      value = 0;
+      return true;
+    }
+    return number(value);
+  }
+
+  // An integral number that fits int64 (ids: 3 and 3.0 both read as 3, like Python dict keys).
+  bool integer(int64_t& value) {
+    double v;
+    if (!number(v)) return false;
+    if (!(v == std::floor(v)) || std::fabs(v) > 9007199254740992.0) return false;
+    value = static_cast<int64_t>(v);
+    return true;
+  }
+
+  // [n0, n1, ...] of numbers appended to out; count returned in n.
+  bool number_array(std::vector<double>& out, int64_t& n) {
+    if (!eat('[')) return false;
+    n = 0;
+    if (eat(']')) return true;
+    do {
+      double v;
+      if (!number(v)) return false;
+      out.push_back(v);
+      ++n;
+    } while (eat(','));
+    return eat(']');
+  }
+
+  bool skip_value(int depth = 0) {
+    if (depth > 512) return false;
+    ws();
+    if (p_ >= end_) return false;
+    const char c = *p_;
+    if (c == '"') {
+      const char *b, *e;
+      return string(b, e);
+    }
+    if (c == '{') {
+      ++p_;
+      if (eat('}')) return true;
+      do {
+        const char *b, *e;
+        if (!string(b, e) || !eat(':') || !skip_value(depth + 1)) return false;
+      } while (eat(','));
+      return eat('}');
+    }
+    if (c == '[') {
+      ++p_;
+      if (eat(']')) return true;
+      do {
+        if (!skip_value(depth + 1)) return false;
+      } while (eat(','));
+      return eat(']');
+    }
+    if (match_word("true") || match_word("false") || match_word("null")) return true;
+    double v;
+    return number(v);
+  }
+
+  // Iterates the members of an object: fn(key_begin, key_end) must consume the value.
+  template <class F>
+  bool object(F&& fn) {
+    if (!eat('{')) return false;
+    if (eat('}')) return true;
+    do {
+      const char *b, *e;
+      if (!string(b, e) || !eat(':')) return false;
+      if (!fn(b, e)) return false;
+    } while (eat(','));
+    return eat('}');
+  }
+
+  // Iterates the elements of an array: fn() must consume each element.
+  template <class F>
+  bool array(F&& fn) {
+    if (!eat('[')) return false;
+    if (eat(']')) return true;
+    do {
+      if (!fn()) return false;
+    } while (eat(','));
+    return eat(']');
+  }
+
+ private:
+  bool match_word(const char* w) {
+    const size_t n = std::strlen(w);
+    if (static_cast<size_t>(end_ - p_) >= n && std::memcmp(p_, w, n) == 0) {
+      p_ += n;
+      return true;
+    }
+    return false;
+  }
+
+  const char* p_;
+  const char* end_;
+};
+
+bool key_is(const char* b, const char* e, const char* name) {
+  const size_t n = std::strlen(name);
+  return static_cast<size_t>(e - b) == n && std::memcmp(b, name, n) == 0;
+}
+
+// Reads [x, y, w, h] into four slots; false unless exactly four numbers.
+bool read_box(Scanner& s, double* box) {
+  if (!s.eat('[')) return false;
+  for (int i = 0; i < 4; ++i)
+    if ((i > 0 && !s.eat(',')) || !s.number(box[i])) return false;
+  return s.eat(']');
+}
+
+// Reads a keypoint array into row `row` of `out`, fixing the row length on first use.
+bool read_keypoints(Scanner& s, std::vector<double>& row, int64_t& width) {
+  row.clear();
+  int64_t n = 0;
+  if (!s.number_array(row, n)) return false;
+  if (width < 0) width = n;
+  return n == width;
+}
+
+// Appends NaN-filled keypoint rows so `keypoints` holds `rows` complete rows.
+void pad_keypoints(std::vector<double>& keypoints, int64_t width, int64_t rows) {
+  if (width >= 0) keypoints.resize(static_cast<size_t>(rows * width), kNaN);
+}
+
+}  // namespace
+
+namespace {
+
+// Reads one result record (an object) at the scanner's position and appends it to out.
+bool read_result(Scanner& s, std::vector<double>& kp, CocoResultColumns& out) {
+  int64_t image_id = 0, category_id = 0;
+  bool have_image = false, have_category = false, have_box = false, have_score = false, have_kp = false;
+  double box[4] = {kNaN, kNaN, kNaN, kNaN}, score = kNaN;
+  const bool obj = s.object([&](const char* b, const char* e) {
+    if (key_is(b, e, "image_id")) return have_image = s.integer(image_id);
+    if (key_is(b, e, "category_id")) return have_category = s.integer(category_id);
+    if (key_is(b, e, "bbox")) return have_box = read_box(s, box);
+    if (key_is(b, e, "score")) return have_score = s.number(score);
+    if (key_is(b, e, "keypoints")) return have_kp = read_keypoints(s, kp, out.num_keypoint_values);
+    if (key_is(b, e, "segmentation")) return false;  // masks: the general path handles them
+    return s.skip_value();
+  });
+  if (!obj || !have_image || !have_category) return false;
+  const int64_t row = out.size();
+  out.image_id.push_back(image_id);
+  out.category_id.push_back(category_id);
+  out.bbox.insert(out.bbox.end(), box, box + 4);
+  out.score.push_back(score);
+  out.has_bbox.push_back(have_box);
+  out.has_score.push_back(have_score);
+  out.has_keypoints.push_back(have_kp);
+  if (out.num_keypoint_values >= 0) {
+    pad_keypoints(out.keypoints, out.num_keypoint_values, row);
+    if (have_kp)
+      out.keypoints.insert(out.keypoints.end(), kp.begin(), kp.end());
+    else
+      pad_keypoints(out.keypoints, out.num_keypoint_values, row + 1);
+  }
+  return true;
+}
+
+// Parses records from `begin` (a record's '{') until the scanner reaches `stop` right after a
+// ',' (true: the chunk ends exactly where the next chunk starts) or, when stop is null, the
+// closing ']' and the end of the input.
+bool parse_result_chunk(const char* begin, const char* end, const char* stop, CocoResultColumns& out) {
+  Scanner s(begin, static_cast<size_t>(end - begin));
+  std::vector<double> kp;
+  for (;;) {
+    if (!read_result(s, kp, out)) return false;
+    if (s.eat(',')) {
+      if (stop) {
+        s.ws();
+        if (s.pos() == stop) return true;
+        if (s.pos() > stop) return false;
+      }
+      continue;
+    }
+    return !stop && s.eat(']') && s.at_end();
+  }
+}
+
+void append_columns(CocoResultColumns& out, CocoResultColumns&& part) {
+  out.image_id.insert(out.image_id.end(), part.image_id.begin(), part.image_id.end());
+  out.category_id.insert(out.category_id.end(), part.category_id.begin(), part.category_id.end());
+  out.bbox.insert(out.bbox.end(), part.bbox.begin(), part.bbox.end());
+  out.score.insert(out.score.end(), part.score.begin(), part.score.end());
+  out.has_bbox.insert(out.has_bbox.end(), part.has_bbox.begin(), part.has_bbox.end());
+  out.has_score.insert(out.has_score.end(), part.has_score.begin(), part.has_score.end());
+  out.has_keypoints.insert(out.has_keypoints.end(), part.has_keypoints.begin(), part.has_keypoints.end());
+}
+
+}  // namespace
+
+bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out) {
+  Scanner s(data, size);
+  if (!s.eat('[')) return false;
+  if (s.eat(']')) return s.at_end();
+  s.ws();
+  const char* first = s.pos();
+  const char* end = data + size;
+  // Large files are split into chunks parsed by separate threads. A chunk boundary is only a
+  // guess (the next '{' after a ',' past an even split); it is accepted when the previous chunk,
+  // parsed from a known record start, ends exactly there, so the result is the sequential one.
+  const int64_t chunks = std::min<int64_t>(get_num_threads(), static_cast<int64_t>(size >> 22));
+  std::vector<const char*> starts{first};
+  for (int64_t c = 1; c < chunks; ++c) {
+    const char* g = first + (end - first) * c / chunks;
+    for (; g < end; ++g) {
+      if (*g != '{') continue;
+      const char* b = g - 1;
+      while (b > first && (*b == ' ' || *b == '\n' || *b == '\r' || *b == '\t')) --b;
+      if (*b == ',') break;
+    }
+    if (g >= end || g <= starts.back()) break;
+    starts.push_back(g);
+  }
+  const int64_t n = static_cast<int64_t>(starts.size());
+  std::vector<CocoResultColumns> parts(n);
+  std::vector<uint8_t> ok(n, 0);
+  parallel_for(n, 1, [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c)
+      ok[c] = parse_result_chunk(starts[c], end, c + 1 < n ? starts[c + 1] : nullptr, parts[c]);
+  });
+  bool all = std::all_of(ok.begin(), ok.end(), [](uint8_t v) { return v != 0; });
+  for (const auto& part : parts)
+    if (part.num_keypoint_values >= 0) all = all && n == 1;  // keypoints: parse sequentially
+  if (!all) {
+    if (n == 1) return false;
+    out = CocoResultColumns();
+    return parse_result_chunk(first, end, nullptr, out);
+  }
+  if (n == 1) {
+    out = std::move(parts[0]);
+    return true;
+  }
+  for (auto& part : parts) append_columns(out, std::move(part));
+  return true;
+}
+
+bool parse_coco_instances(const char* data, size_t size, CocoInstanceColumns& out) {
+  Scanner s(data, size);
+  std::vector<double> kp;
+  auto image = [&]() {
+    int64_t id = 0;
+    bool have_id = false;
+    const bool obj = s.object([&](const char* b, const char* e) {
+      if (key_is(b, e, "id")) return have_id = s.integer(id);
+      return s.skip_value();
+    });
+    if (!obj || !have_id) return false;
+    out.image_id.push_back(id);
+    return true;
+  };
+  auto category = [&]() {
+    int64_t id = 0;
+    bool have_id = false;
+    const bool obj = s.object([&](const char* b, const char* e) {
+      if (key_is(b, e, "id")) return have_id = s.integer(id);
+      return s.skip_value();
+    });
+    if (!obj || !have_id) return false;
+    out.category_id.push_back(id);
+    return true;
+  };
+  auto annotation = [&]() {
+    int64_t id = 0, image_id = 0, category_id = 0;
+    bool have_id = false, have_image = false, have_category = false, have_box = false, have_area = false,
+         have_crowd = false, have_ignore = false, have_nkp = false, have_kp = false;
+    double box[4] = {kNaN, kNaN, kNaN, kNaN}, area = kNaN, crowd = 0, ignore = 0, nkp = kNaN;
+    const bool obj = s.object([&](const char* b, const char* e) {
+      if (key_is(b, e, "id")) return have_id = s.integer(id);
+      if (key_is(b, e, "image_id")) return have_image = s.integer(image_id);
+      if (key_is(b, e, "category_id")) return have_category = s.integer(category_id);
+      if (key_is(b, e, "bbox")) return have_box = read_box(s, box);
+      if (key_is(b, e, "area")) return have_area = s.number(area);
+      if (key_is(b, e, "iscrowd")) return have_crowd = s.number_or_bool(crowd);
+      if (key_is(b, e, "ignore")) return have_ignore = s.number_or_bool(ignore);
+      if (key_is(b, e, "num_keypoints")) return have_nkp = s.number(nkp);
+      if (key_is(b, e, "keypoints")) return have_kp = read_keypoints(s, kp, out.num_keypoint_values);
+      return s.skip_value();
+    });
+    if (!obj || !have_id || !have_image || !have_category) return false;
+    const int64_t row = static_cast<int64_t>(out.id.size());
+    out.id.push_back(id);
+    out.ann_image_id.push_back(image_id);
+    out.ann_category_id.push_back(category_id);
+    out.bbox.insert(out.bbox.end(), box, box + 4);
+    out.area.push_back(area);
+    out.iscrowd.push_back(crowd);
+    out.ignore.push_back(ignore);
+    out.num_keypoints.push_back(nkp);
+    out.has_bbox.push_back(have_box);
+    out.has_area.push_back(have_area);
+    out.has_iscrowd.push_back(have_crowd);
+    out.has_ignore.push_back(have_ignore);
+    out.has_num_keypoints.push_back(have_nkp);
+    out.has_keypoints.push_back(have_kp);
+    if (out.num_keypoint_values >= 0) {
+      pad_keypoints(out.keypoints, out.num_keypoint_values, row);
+      if (have_kp)
+        out.keypoints.insert(out.keypoints.end(), kp.begin(), kp.end());
+      else
+        pad_keypoints(out.keypoints, out.num_keypoint_values, row + 1);
+    }
+    return true;
+  };
+  const bool ok = s.object([&](const char* b, const char* e) {
+    // a repeated key replaces the earlier value, as in Python's json module
+    if (key_is(b, e, "images")) {
+      out.image_id.clear();
+      return out.has_images = s.array(image);
+    }
+    if (key_is(b, e, "categories")) {
+      out.category_id.clear();
+      return out.has_categories = s.array(category);
+    }
+    if (key_is(b, e, "annotations")) {
+      if (out.has_annotations) return false;  // rare: let the general parser handle it
+      return out.has_annotations = s.array(annotation);
+    }
+    return s.skip_value();
+  });
+  return ok && s.at_end();
+}
+
+}  // namespace detkit

@@ -1,0 +1,751 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Run-length-encoded binary masks (Cython): the kernels behind detkit.eval.mask.
+
+Masks follow the COCO conventions: an h x w mask is read in column-major (Fortran) order and stored
+as alternating run lengths ("counts") of 0s and 1s, starting with 0s. Counts travel as the COCO
+compressed string: each count (from the fourth on, its difference to the count two places before)
+is written in 5-bit groups, least significant first, as the characters chr(48 + group), with 0x20
+marking "more groups follow" and 0x10 in the last group giving the sign.
+
+Parsed RLEs are held as one uint32 buffer of counts, int64 offsets (n + 1) delimiting each RLE and
+an (n, 2) int64 array of sizes (h, w). Every RLE given to a kernel here has counts summing to h * w
+(parse() checks it), which keeps every run-walking loop inside its buffers and finite.
+"""
+
+import numpy as np
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from libc.math cimport ceil, floor, fmax, fmin
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc, qsort
+from libc.string cimport memcpy, memset
+
+# Largest number of pixels of a mask (counts are uint32; polygon rasterisation uses int arithmetic).
+MAX_PIXELS = 2**31 - 1
+# Largest number of upsampled boundary points a polygon may produce before rasterisation.
+MAX_POLY_POINTS = 2**28
+
+
+# ---------------------------------------------------------------------------------------------
+# compressed string <-> counts
+
+cdef Py_ssize_t _write_string(const uint32_t* cnts, Py_ssize_t m, char* out) noexcept nogil:
+    """Writes the compressed string of counts into out (room for 8 chars per count); its length."""
+    cdef Py_ssize_t i, p = 0
+    cdef int64_t x
+    cdef char group
+    cdef bint more
+    for i in range(m):
+        x = cnts[i]
+        if i > 2:
+            x -= cnts[i - 2]
+        more = True
+        while more:
+            group = <char>(x & 0x1f)
+            x >>= 5  # arithmetic shift: x is signed
+            more = (x != -1) if (group & 0x10) else (x != 0)
+            if more:
+                group |= 0x20
+            out[p] = group + 48
+            p += 1
+    return p
+
+
+cdef bytes _to_bytes(const uint32_t* cnts, Py_ssize_t m):
+    cdef char* buf = <char*> malloc(8 * m + 1)
+    if buf == NULL:
+        raise MemoryError()
+    cdef Py_ssize_t length
+    with nogil:
+        length = _write_string(cnts, m, buf)
+    try:
+        return PyBytes_FromStringAndSize(buf, length)
+    finally:
+        free(buf)
+
+
+cdef Py_ssize_t _read_string(const char* s, Py_ssize_t length, uint32_t* cnts, int64_t* total,
+                             Py_ssize_t* error_at) noexcept nogil:
+    """Decodes a compressed string into cnts; returns the number of counts or a negative code:
+    -1 invalid character, -2 string ends inside a number, -3 number too long, -4 count outside
+    [0, 2**32). error_at receives the character position of the error."""
+    cdef Py_ssize_t p = 0, m = 0
+    cdef int k
+    cdef int64_t x
+    cdef int c
+    cdef bint more
+    total[0] = 0
+    while p < length:
+        x = 0
+        k = 0
+        more = True
+        while more:
+            if p >= length:
+                error_at[0] = p
+                return -2
+            c = <unsigned char>s[p] - 48
+            if c < 0 or c > 63:
+                error_at[0] = p
+                return -1
+            if k >= 12:
+                error_at[0] = p
+                return -3
+            x |= (<int64_t>(c & 0x1f)) << (5 * k)
+            more = (c & 0x20) != 0
+            p += 1
+            k += 1
+            if not more and (c & 0x10):
+                x -= (<int64_t>1) << (5 * k)  # sign-extend the k * 5-bit group
+        if m > 2:
+            x += cnts[m - 2]
+        if x < 0 or x > <int64_t>0xFFFFFFFF:
+            error_at[0] = p - 1
+            return -4
+        cnts[m] = <uint32_t>x
+        total[0] += x
+        m += 1
+    return m
+
+
+_STRING_ERRORS = {
+    -1: "invalid character (valid: ASCII 48-111, '0' to 'o')",
+    -2: "string ends inside a number (last character has the continuation bit 0x20)",
+    -3: "number longer than 12 characters",
+    -4: "decoded count is negative or does not fit in uint32",
+}
+
+
+def counts_to_bytes(const uint32_t[::1] counts):
+    """Compressed string of uncompressed counts."""
+    return _to_bytes(&counts[0] if counts.shape[0] else NULL, counts.shape[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# parsing Python RLE records
+
+def _size_of(obj, str where):
+    size = obj["size"]
+    try:
+        h, w = size
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}['size'] must be [height, width], got {size!r}") from None
+    for name, v in (("height", h), ("width", w)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{where}['size'] {name} must be an integer, got {v!r}")
+        if v < 0:
+            raise ValueError(f"{where}['size'] {name} must be >= 0, got {v}")
+    h, w = int(h), int(w)
+    if h * w > MAX_PIXELS:
+        raise ValueError(f"{where}['size'] must have at most {MAX_PIXELS} pixels, got {h} x {w}")
+    return h, w
+
+
+def parse(objs, str name):
+    """Validates a sequence of RLE dicts; returns (counts uint32, offsets int64 (n+1), sizes int64 (n, 2)).
+
+    'counts' may be a compressed string (bytes or ASCII str) or a sequence of run lengths
+    (uncompressed RLE). Raises TypeError / ValueError naming ``name[i]`` for malformed records.
+    """
+    cdef Py_ssize_t n = len(objs), i, capacity = 0, m, pos
+    cdef int64_t total
+    cdef Py_ssize_t error_at = 0
+    sizes = np.empty((n, 2), dtype=np.int64)
+    offsets = np.empty(n + 1, dtype=np.int64)
+    cdef int64_t[:, ::1] sz = sizes
+    cdef int64_t[::1] off = offsets
+    items = []
+    for i in range(n):
+        obj = objs[i]
+        where = f"{name}[{i}]"
+        if not isinstance(obj, dict):
+            raise TypeError(f"{where} must be an RLE dict with 'size' and 'counts', got {type(obj).__name__}")
+        if "size" not in obj or "counts" not in obj:
+            raise ValueError(f"{where} must have keys 'size' and 'counts', got keys {sorted(map(str, obj))}")
+        sz[i, 0], sz[i, 1] = _size_of(obj, where)
+        counts = obj["counts"]
+        if isinstance(counts, str):
+            try:
+                counts = counts.encode("ascii")
+            except UnicodeEncodeError:
+                raise ValueError(f"{where}['counts'] is not a valid compressed RLE string: "
+                                 "non-ASCII character") from None
+        elif not isinstance(counts, bytes):
+            arr = np.asarray(counts)
+            if arr.size == 0:
+                arr = arr.astype(np.int64)
+            if arr.ndim != 1 or arr.dtype.kind not in "iu":
+                raise TypeError(f"{where}['counts'] must be a compressed string (bytes/str) or a 1-D sequence "
+                                f"of integer run lengths, got {type(obj['counts']).__name__}")
+            if arr.size and (arr.min() < 0 or arr.max() > 0xFFFFFFFF):
+                raise ValueError(f"{where}['counts'] run lengths must be in [0, 2**32), "
+                                 f"got {arr.min()} .. {arr.max()}")
+            counts = arr
+        items.append(counts)
+        capacity += len(counts)
+    buffer = np.empty(capacity, dtype=np.uint32)
+    cdef uint32_t[::1] buf = buffer
+    cdef const char* s
+    pos = 0
+    for i in range(n):
+        counts = items[i]
+        off[i] = pos
+        if isinstance(counts, bytes):
+            s = PyBytes_AS_STRING(counts)
+            m = _read_string(s, PyBytes_GET_SIZE(counts), &buf[pos] if capacity else NULL, &total, &error_at)
+            if m < 0:
+                raise ValueError(f"{name}[{i}]['counts'] is not a valid compressed RLE string: "
+                                 f"{_STRING_ERRORS[m]} at position {error_at}")
+        else:
+            m = len(counts)
+            buffer[pos:pos + m] = counts
+            total = int(counts.sum(dtype=np.int64)) if m else 0
+        if total != sz[i, 0] * sz[i, 1]:
+            raise ValueError(f"{name}[{i}]['counts'] run lengths sum to {total}, but 'size' "
+                             f"{sz[i, 0]} x {sz[i, 1]} has {sz[i, 0] * sz[i, 1]} pixels")
+        pos += m
+    off[n] = pos
+    return buffer, offsets, sizes
+
+
+# ---------------------------------------------------------------------------------------------
+# encode / decode
+
+cdef inline uint64_t _load8(const uint8_t* p) noexcept nogil:
+    cdef uint64_t v
+    memcpy(&v, p, 8)
+    return v
+
+
+cdef Py_ssize_t _encode_one(const uint8_t* mask, Py_ssize_t a, uint32_t* cnts) noexcept nogil:
+    """Run lengths of a column-major mask of a pixels (any nonzero byte is foreground)."""
+    cdef Py_ssize_t j = 0, start = 0, k = 0
+    cdef uint64_t word
+    cdef bint fg = False, pixel
+    while j < a:
+        # Skip whole 8-byte words that continue the current run (all zero / no zero byte).
+        if fg:
+            while j + 8 <= a:
+                word = _load8(mask + j)
+                if ((word - 0x0101010101010101ULL) & ~word & 0x8080808080808080ULL) != 0:
+                    break
+                j += 8
+        else:
+            while j + 8 <= a and _load8(mask + j) == 0:
+                j += 8
+        if j >= a:
+            break
+        pixel = mask[j] != 0
+        if pixel != fg:
+            cnts[k] = <uint32_t>(j - start)
+            k += 1
+            start = j
+            fg = pixel
+        j += 1
+    cnts[k] = <uint32_t>(a - start)
+    return k + 1
+
+
+def encode(const uint8_t[::1] masks, Py_ssize_t h, Py_ssize_t w, Py_ssize_t n):
+    """Compressed strings of n column-major h x w masks stored back to back."""
+    cdef Py_ssize_t a = h * w, i, m
+    cdef uint32_t* cnts = <uint32_t*> malloc((a + 1) * sizeof(uint32_t))
+    if cnts == NULL:
+        raise MemoryError()
+    out = []
+    try:
+        for i in range(n):
+            with nogil:
+                m = _encode_one(&masks[0] + i * a if a else NULL, a, cnts)
+            out.append(_to_bytes(cnts, m))
+    finally:
+        free(cnts)
+    return out
+
+
+def decode(const uint32_t[::1] counts, const int64_t[::1] offsets, Py_ssize_t a):
+    """Dense masks (n * a bytes, each column-major) of n RLEs of a pixels each."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1, i, j, pos = 0
+    out = np.empty(n * a, dtype=np.uint8)
+    cdef uint8_t[::1] o = out
+    cdef uint8_t value
+    with nogil:
+        for i in range(n):
+            value = 0
+            for j in range(offsets[i], offsets[i + 1]):
+                memset(&o[0] + pos, value, counts[j])
+                pos += counts[j]
+                value = 1 - value
+    return out
+
+
+def area(const uint32_t[::1] counts, const int64_t[::1] offsets):
+    """Foreground pixel count of each RLE (sum of the odd-indexed runs)."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1, i, j
+    out = np.empty(n, dtype=np.uint32)
+    cdef uint32_t[::1] o = out
+    cdef uint32_t s
+    with nogil:
+        for i in range(n):
+            s = 0
+            for j in range(offsets[i] + 1, offsets[i + 1], 2):
+                s += counts[j]
+            o[i] = s
+    return out
+
+
+cdef void _bbox_one(const uint32_t* cnts, Py_ssize_t m, uint32_t h, uint32_t w, double* box) noexcept nogil:
+    """Tight xywh box of an RLE; zeros when it has no foreground pixel."""
+    cdef uint32_t xs = w, ys = h, xe = 0, ye = 0, start, end = 0, x0, x1, y0, y1
+    cdef Py_ssize_t j
+    cdef bint found = False
+    for j in range(m):
+        start = end
+        end = start + cnts[j]
+        if j % 2 == 0 or cnts[j] == 0:
+            continue
+        found = True
+        x0 = start // h
+        y0 = start - x0 * h
+        x1 = (end - 1) // h
+        y1 = end - 1 - x1 * h
+        if x0 < xs:
+            xs = x0
+        if x1 > xe:
+            xe = x1
+        if x0 < x1:  # the run wraps to the next column: every row is covered
+            ys = 0
+            ye = h - 1
+        else:
+            if y0 < ys:
+                ys = y0
+            if y1 > ye:
+                ye = y1
+    if not found:
+        box[0] = box[1] = box[2] = box[3] = 0
+        return
+    box[0] = xs
+    box[1] = ys
+    box[2] = xe - xs + 1
+    box[3] = ye - ys + 1
+
+
+def to_bbox(const uint32_t[::1] counts, const int64_t[::1] offsets, const int64_t[:, ::1] sizes):
+    """(n, 4) float64 xywh boxes of n RLEs."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1, i
+    out = np.empty((n, 4), dtype=np.float64)
+    cdef double[:, ::1] o = out
+    with nogil:
+        for i in range(n):
+            _bbox_one(&counts[0] + offsets[i] if counts.shape[0] else NULL, offsets[i + 1] - offsets[i],
+                      <uint32_t>sizes[i, 0], <uint32_t>sizes[i, 1], &o[i, 0])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# merge and iou: walks over two run sequences at once
+
+cdef Py_ssize_t _merge_two(const uint32_t* A, Py_ssize_t ma, const uint32_t* B, Py_ssize_t mb,
+                           bint intersect, uint32_t* out) noexcept nogil:
+    """Union / intersection of two RLEs of equal size (and equal count sums); writes at most
+    ma + mb + 1 counts. A new count starts whenever the combined value changes."""
+    cdef uint64_t ca = A[0] if ma else 0, cb = B[0] if mb else 0, c, run = 0
+    cdef Py_ssize_t ia = 1, ib = 1, k = 0
+    cdef bint va = False, vb = False, v = False, nv
+    while True:
+        c = ca if ca < cb else cb
+        run += c
+        ca -= c
+        if ca == 0 and ia < ma:
+            ca = A[ia]
+            ia += 1
+            va = not va
+        cb -= c
+        if cb == 0 and ib < mb:
+            cb = B[ib]
+            ib += 1
+            vb = not vb
+        nv = (va and vb) if intersect else (va or vb)
+        if nv != v or ca + cb == 0:
+            out[k] = <uint32_t>run
+            k += 1
+            run = 0
+        v = nv
+        if ca + cb == 0:
+            return k
+
+
+def merge(const uint32_t[::1] counts, const int64_t[::1] offsets, bint intersect):
+    """Counts of the union (or intersection) of n >= 1 RLEs of one size, merged left to right."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1, i, m, mb, cap = counts.shape[0] + 1
+    cdef const uint32_t* base = &counts[0] if counts.shape[0] else NULL
+    cdef uint32_t* acc = <uint32_t*> malloc(cap * sizeof(uint32_t))
+    cdef uint32_t* tmp = <uint32_t*> malloc(cap * sizeof(uint32_t))
+    cdef uint32_t* swap
+    if acc == NULL or tmp == NULL:
+        free(acc)
+        free(tmp)
+        raise MemoryError()
+    try:
+        with nogil:
+            m = offsets[1] - offsets[0]
+            if m:
+                memcpy(acc, base + offsets[0], m * sizeof(uint32_t))
+            for i in range(1, n):
+                mb = offsets[i + 1] - offsets[i]
+                m = _merge_two(acc, m, base + offsets[i], mb, intersect, tmp)
+                swap = acc
+                acc = tmp
+                tmp = swap
+        return _to_bytes(acc, m)
+    finally:
+        free(acc)
+        free(tmp)
+
+
+cdef Py_ssize_t _run_at(const uint64_t* starts, Py_ssize_t m, uint64_t p) noexcept nogil:
+    """Index of the run containing pixel p (the last run starting at or before p)."""
+    cdef Py_ssize_t lo = 0, hi = m, mid
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if starts[mid] <= p:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+cdef uint64_t _intersection(const uint32_t* A, const uint64_t* sa, Py_ssize_t ma,
+                            const uint32_t* B, const uint64_t* sb, Py_ssize_t mb,
+                            uint64_t begin, uint64_t end) noexcept nogil:
+    """Foreground pixels common to two RLEs among pixels [begin, end); sa, sb hold the start pixel
+    of each run. A two-pointer sweep over the foreground runs (the odd ones) of both."""
+    cdef Py_ssize_t ia = _run_at(sa, ma, begin), ib = _run_at(sb, mb, begin)
+    cdef uint64_t inter = 0, lo, hi, a1, b1
+    ia += 1 - (ia & 1)  # the first foreground run ending after begin
+    ib += 1 - (ib & 1)
+    while ia < ma and ib < mb and sa[ia] < end and sb[ib] < end:
+        a1 = sa[ia] + A[ia]
+        b1 = sb[ib] + B[ib]
+        lo = sa[ia] if sa[ia] > sb[ib] else sb[ib]
+        if lo < begin:
+            lo = begin
+        hi = a1 if a1 < b1 else b1
+        if hi > end:
+            hi = end
+        if hi > lo:
+            inter += hi - lo
+        if a1 < b1:
+            ia += 2
+        else:
+            ib += 2
+    return inter
+
+
+cdef void _box_iou(const double[:, ::1] dt, const double[:, ::1] gt, const uint8_t[::1] crowd,
+                   double[:, ::1] out) noexcept nogil:
+    """COCO box IoU of xywh boxes: inter / (area_dt + area_gt - inter), or inter / area_dt for a crowd
+    gt; 0 unless the boxes overlap with positive width and height."""
+    cdef Py_ssize_t d, g, nd = dt.shape[0], ng = gt.shape[0]
+    cdef double iw, ih, inter, da, ga
+    for d in range(nd):
+        da = dt[d, 2] * dt[d, 3]
+        for g in range(ng):
+            out[d, g] = 0
+            iw = fmin(dt[d, 2] + dt[d, 0], gt[g, 2] + gt[g, 0]) - fmax(dt[d, 0], gt[g, 0])
+            if iw <= 0:
+                continue
+            ih = fmin(dt[d, 3] + dt[d, 1], gt[g, 3] + gt[g, 1]) - fmax(dt[d, 1], gt[g, 1])
+            if ih <= 0:
+                continue
+            inter = iw * ih
+            ga = gt[g, 2] * gt[g, 3]
+            out[d, g] = inter / (da if crowd[g] else da + ga - inter)
+
+
+def box_iou(const double[:, ::1] dt, const double[:, ::1] gt, const uint8_t[::1] crowd):
+    out = np.empty((dt.shape[0], gt.shape[0]), dtype=np.float64)
+    cdef double[:, ::1] o = out
+    with nogil:
+        _box_iou(dt, gt, crowd, o)
+    return out
+
+
+def rle_iou(const uint32_t[::1] dc, const int64_t[::1] doff, const int64_t[:, ::1] dsize,
+            const uint32_t[::1] gc, const int64_t[::1] goff, const int64_t[:, ::1] gsize,
+            const uint8_t[::1] crowd):
+    """(D, G) mask IoU; -1 where the masks' sizes differ and their boxes overlap.
+
+    Masks whose boxes overlap are intersected over the columns both boxes span only; the union is
+    area(dt) + area(gt) - intersection (area(dt) against a crowd)."""
+    cdef Py_ssize_t nd = doff.shape[0] - 1, ng = goff.shape[0] - 1, d, g
+    dbox, gbox = to_bbox(dc, doff, dsize), to_bbox(gc, goff, gsize)
+    out = box_iou(dbox, gbox, crowd)
+    dstarts, gstarts = _run_starts(dc, doff), _run_starts(gc, goff)
+    darea, garea = area(dc, doff), area(gc, goff)
+    cdef double[:, ::1] o = out
+    cdef const double[:, ::1] db = dbox, gb = gbox
+    cdef const uint64_t[::1] ds = dstarts, gs = gstarts
+    cdef const uint32_t[::1] da = darea, ga = garea
+    cdef uint64_t inter, union_, h, first, last
+    with nogil:
+        for d in range(nd):
+            for g in range(ng):
+                if o[d, g] <= 0:
+                    continue
+                if dsize[d, 0] != gsize[g, 0] or dsize[d, 1] != gsize[g, 1]:
+                    o[d, g] = -1
+                    continue
+                h = <uint64_t>dsize[d, 0]
+                first = <uint64_t>fmax(db[d, 0], gb[g, 0])
+                last = <uint64_t>fmin(db[d, 0] + db[d, 2], gb[g, 0] + gb[g, 2])
+                inter = _intersection(&dc[0] + doff[d], &ds[0] + doff[d], doff[d + 1] - doff[d],
+                                      &gc[0] + goff[g], &gs[0] + goff[g], goff[g + 1] - goff[g],
+                                      first * h, last * h)
+                if inter == 0:
+                    o[d, g] = 0
+                    continue
+                union_ = da[d] if crowd[g] else <uint64_t>da[d] + ga[g] - inter
+                o[d, g] = <double>inter / <double>union_
+    return out
+
+
+def _run_starts(const uint32_t[::1] counts, const int64_t[::1] offsets):
+    """Start pixel of every run of every RLE (uint64, aligned with counts)."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1, i, j
+    out = np.empty(counts.shape[0], dtype=np.uint64)
+    cdef uint64_t[::1] o = out
+    cdef uint64_t pos
+    with nogil:
+        for i in range(n):
+            pos = 0
+            for j in range(offsets[i], offsets[i + 1]):
+                o[j] = pos
+                pos += counts[j]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# polygons and boxes
+
+cdef int _cmp_uint32(const void* a, const void* b) noexcept nogil:
+    cdef uint32_t x = (<const uint32_t*>a)[0], y = (<const uint32_t*>b)[0]
+    return (x > y) - (x < y)
+
+
+cdef inline int _iabs(int v) noexcept nogil:
+    return -v if v < 0 else v
+
+
+# Polygon rasterisation (the COCO rule): vertices are upsampled by 5 and rounded as int(5 v + 0.5);
+# every edge is walked one upsampled pixel at a time along its longer axis (from its lower end on
+# that axis, the other coordinate rounded as int(c + slope * t + 0.5)), the walks of all edges
+# forming one sequence of points. Between two consecutive points whose upsampled columns differ, the
+# left column ul is a pixel-centre column when ul = 5 x + 2 (then x is the pixel column); the
+# column toggles at row ceil(clamp((vl - 2) / 5, 0, h)), vl being the lower of the two upsampled
+# rows. Only those steps matter, so x-major edges visit every fifth step and no point is stored.
+
+cdef struct _Edge:
+    int xs, ys, dx, dy    # lower end on the walking axis; lengths
+    bint flip, xmajor
+    double s              # slope of the other coordinate per step
+
+
+cdef inline void _edge(int x0, int y0, int x1, int y1, _Edge* e) noexcept nogil:
+    e.dx = _iabs(x1 - x0)
+    e.dy = _iabs(y1 - y0)
+    e.xmajor = e.dx >= e.dy
+    e.flip = (x0 > x1) if e.xmajor else (y0 > y1)
+    if e.flip:
+        e.xs, e.ys = x1, y1
+        x1, y1 = x0, y0
+    else:
+        e.xs, e.ys = x0, y0
+    if e.xmajor:
+        e.s = <double>(y1 - e.ys) / e.dx if e.dx else 0.0  # a single point: the slope is unused
+    else:
+        e.s = <double>(x1 - e.xs) / e.dy
+
+
+cdef inline void _edge_point(const _Edge* e, int t, int* u, int* v) noexcept nogil:
+    if e.xmajor:
+        u[0] = e.xs + t
+        v[0] = <int>(e.ys + e.s * t + 0.5)
+    else:
+        v[0] = e.ys + t
+        u[0] = <int>(e.xs + e.s * t + 0.5)
+
+
+cdef inline void _toggle(int ul, int vl, uint32_t h, uint32_t w, uint32_t* a, uint32_t* col,
+                         Py_ssize_t* k) noexcept nogil:
+    cdef int64_t x, y
+    if ul < 2 or (ul - 2) % 5 != 0:
+        return
+    x = (ul - 2) // 5
+    if x > <int64_t>w - 1:
+        return
+    if vl <= 2:
+        y = 0
+    elif <int64_t>vl - 2 >= 5 * <int64_t>h:
+        y = h
+    else:
+        y = (<int64_t>vl + 2) // 5  # ceil((vl - 2) / 5)
+    a[k[0]] = <uint32_t>(x * h + y)
+    col[k[0]] = <uint32_t>x
+    k[0] += 1
+
+
+cdef Py_ssize_t _poly_toggles(const int* px, const int* py, Py_ssize_t k, uint32_t h, uint32_t w,
+                              uint32_t* a, uint32_t* col) noexcept nogil:
+    """Writes the toggle positions x * h + y into a (and their columns x into col); their count."""
+    cdef Py_ssize_t j, n = 0
+    cdef _Edge e
+    cdef int t, t1, lo, hi, u0, v0, u1, v1, pu = 0, pv = 0, last
+    cdef int64_t r
+    for j in range(k):
+        _edge(px[j], py[j], px[(j + 1) % k], py[(j + 1) % k], &e)
+        last = e.dx if e.xmajor else e.dy
+        # The step from the previous edge's last point to this edge's first point.
+        _edge_point(&e, last if e.flip else 0, &u0, &v0)
+        if j > 0 and u0 != pu:
+            _toggle(u0 if u0 < pu else u0 - 1, v0 if v0 < pv else pv, h, w, a, col, &n)
+        _edge_point(&e, 0 if e.flip else last, &pu, &pv)
+        if e.xmajor:
+            # Steps (t1, t1 + 1) have ul = xs + t1: visit those with ul = 5 x + 2, 0 <= x < w.
+            lo = 2 - e.xs if e.xs < 2 else 0
+            r = (<int64_t>e.xs + lo - 2) % 5
+            t1 = lo + <int>((5 - r) % 5)
+            hi = e.dx - 1
+            if <int64_t>hi > 5 * (<int64_t>w - 1) + 2 - e.xs:
+                hi = <int>(5 * (<int64_t>w - 1) + 2 - e.xs)
+            while t1 <= hi:
+                v0 = <int>(e.ys + e.s * t1 + 0.5)
+                v1 = <int>(e.ys + e.s * (t1 + 1) + 0.5)
+                _toggle(e.xs + t1, v0 if v0 < v1 else v1, h, w, a, col, &n)
+                t1 += 5
+        else:
+            u0 = e.xs
+            for t in range(1, e.dy + 1):
+                u1 = <int>(e.xs + e.s * t + 0.5)
+                if u1 != u0:
+                    _toggle(u0 if u0 < u1 else u1, e.ys + t - 1, h, w, a, col, &n)
+                u0 = u1
+    return n
+
+
+cdef void _sort_toggles(uint32_t* a, const uint32_t* col, Py_ssize_t n, uint32_t* tmp) noexcept nogil:
+    """Sorts n toggle positions x * h + y: counting sort on the column x (a polygon has a few
+    toggles per column), then insertion sort inside each column (qsort for crowded columns)."""
+    cdef Py_ssize_t j, i, k, lo, hi, width
+    cdef uint32_t xmin = 0xFFFFFFFF, xmax = 0, x, v
+    cdef Py_ssize_t* start
+    if n < 2:
+        return
+    for j in range(n):
+        x = col[j]
+        if x < xmin:
+            xmin = x
+        if x > xmax:
+            xmax = x
+    width = xmax - xmin + 1
+    start = <Py_ssize_t*> malloc((width + 1) * sizeof(Py_ssize_t)) if width <= 4 * n + 64 else NULL
+    if start == NULL:
+        qsort(a, n, sizeof(uint32_t), _cmp_uint32)
+        return
+    memset(start, 0, (width + 1) * sizeof(Py_ssize_t))
+    for j in range(n):
+        start[col[j] - xmin + 1] += 1
+    for i in range(width):
+        start[i + 1] += start[i]
+    for j in range(n):
+        x = col[j] - xmin
+        tmp[start[x]] = a[j]
+        start[x] += 1
+    lo = 0
+    for i in range(width):  # start[i] is now the end of column i
+        hi = start[i]
+        if hi - lo > 32:
+            qsort(tmp + lo, hi - lo, sizeof(uint32_t), _cmp_uint32)
+        else:
+            for j in range(lo + 1, hi):
+                v = tmp[j]
+                k = j
+                while k > lo and tmp[k - 1] > v:
+                    tmp[k] = tmp[k - 1]
+                    k -= 1
+                tmp[k] = v
+        lo = hi
+    memcpy(a, tmp, n * sizeof(uint32_t))
+    free(start)
+
+
+cdef Py_ssize_t _toggles_to_counts(uint32_t* a, Py_ssize_t k, uint32_t* out) noexcept nogil:
+    """Run lengths from k sorted toggle positions (the last one is h * w); a repeated position
+    toggles twice and cancels out."""
+    cdef Py_ssize_t j, m
+    cdef uint32_t prev = 0, cur
+    for j in range(k):
+        cur = a[j]
+        a[j] = cur - prev
+        prev = cur
+    out[0] = a[0]
+    m = 1
+    j = 1
+    while j < k:
+        if a[j] > 0:
+            out[m] = a[j]
+            m += 1
+            j += 1
+        else:
+            j += 1
+            if j < k:
+                out[m - 1] += a[j]
+                j += 1
+    return m
+
+
+def fr_poly(const double[::1] xy, uint32_t h, uint32_t w, str where):
+    """Compressed string of the polygon (x0, y0, x1, y1, ...) rasterised into an h x w mask.
+    Coordinates must be finite with magnitude at most 1e8 (checked here)."""
+    cdef Py_ssize_t k = xy.shape[0] // 2, j, n, m
+    cdef int64_t cap = 2, work = 0
+    cdef double c
+    for j in range(2 * k):
+        c = xy[j]
+        if not (-1e8 <= c <= 1e8):
+            raise ValueError(f"{where} coordinates must be finite and within +-1e8, got {c}")
+    if h == 0 or w == 0:
+        return b"0"
+    cdef int* px = <int*> malloc((k + 1) * sizeof(int))
+    cdef int* py = <int*> malloc((k + 1) * sizeof(int))
+    if px == NULL or py == NULL:
+        free(px)
+        free(py)
+        raise MemoryError()
+    for j in range(k):
+        px[j] = <int>(5.0 * xy[2 * j] + 0.5)
+        py[j] = <int>(5.0 * xy[2 * j + 1] + 0.5)
+    for j in range(k):
+        cap += _iabs(px[(j + 1) % k] - px[j]) + 2
+        work += max(_iabs(px[(j + 1) % k] - px[j]), _iabs(py[(j + 1) % k] - py[j])) + 1
+    cdef uint32_t* a = NULL
+    cdef uint32_t* col
+    cdef uint32_t* out
+    try:
+        if work > MAX_POLY_POINTS:
+            raise ValueError(f"{where} is too long to rasterise: {work} upsampled boundary points "
+                             f"(limit {MAX_POLY_POINTS})")
+        a = <uint32_t*> malloc(3 * cap * sizeof(uint32_t))
+        if a == NULL:
+            raise MemoryError()
+        col = a + cap
+        out = a + 2 * cap
+        with nogil:
+            n = _poly_toggles(px, py, k, h, w, a, col)
+            _sort_toggles(a, col, n, out)
+            a[n] = h * w
+            m = _toggles_to_counts(a, n + 1, out)
+        return _to_bytes(out, m)
+    finally:
+        free(px)
+        free(py)
+        free(a)

@@ -1,0 +1,116 @@
+// COCO evaluate/accumulate on hand-built cells, and the JSON scanners on valid, chunked and
+// malformed input (runs under AddressSanitizer/UBSan in the sanitizer build).
+#include <cstdint>
+#include <random>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "check.h"
+#include "core/coco_eval.h"
+#include "core/coco_json.h"
+#include "core/parallel.h"
+
+namespace {
+
+void test_perfect_detection_and_crowd() {
+  // one image, one category: gt 0 normal, gt 1 crowd; dt 0 matches gt 0, dts 1-2 fall in the crowd
+  std::vector<int64_t> gcell{0, 0}, gid{1, 2}, dcell{0, 0, 0}, did{1, 2, 3};
+  std::vector<double> gbox{0, 0, 10, 10, 50, 50, 40, 40}, garea{100, 1600};
+  std::vector<uint8_t> crowd{0, 1}, ignore{0, 1};
+  std::vector<double> dbox{0, 0, 10, 10, 55, 55, 5, 5, 60, 60, 5, 5}, darea{100, 25, 25}, score{0.9, 0.8, 0.7};
+  detkit::CocoGtColumns g{2, gcell.data(), gbox.data(), garea.data(), crowd.data(), ignore.data(), gid.data(), nullptr};
+  detkit::CocoDtColumns d{3, dcell.data(), dbox.data(), darea.data(), score.data(), did.data(), nullptr};
+  detkit::CocoEvalOptions opt;
+  opt.num_cells = 1;
+  opt.iou_thresholds = {0.5, 0.75};
+  opt.area_ranges = {0, 1e10};
+  opt.keep_details = true;
+  const auto st = detkit::coco_evaluate(g, d, opt);
+  CHECK(st.dt_offsets[1] == 3);
+  CHECK(st.npig[0] == 1);
+  CHECK(st.status[0] == 1 && st.status[1] == 1);  // dt 0 matched at both thresholds
+  CHECK(st.status[2] == 3 && st.status[4] == 3);  // dts 1, 2 matched to the crowd: ignored
+  CHECK(st.overlaps.size() == 6 && st.overlaps[3] == 1.0);  // IoU with a crowd = inter / area(dt)
+  detkit::CocoStateView v{1, 1, 2, st.dt_offsets.data(), st.dt_score.data(), st.status.data(), st.npig.data()};
+  detkit::CocoAccumulateOptions acc;
+  acc.num_images = 1;
+  acc.categories = {0};
+  acc.areas = {0};
+  acc.max_dets = {100};
+  acc.images = {0};
+  acc.recall_thresholds = {0.0, 0.5, 1.0};
+  acc.out_categories = acc.out_areas = acc.out_max_dets = 1;
+  std::vector<double> precision(2 * 3, -1), recall(2, -1), scores(2 * 3, -1);
+  detkit::coco_accumulate(v, acc, precision.data(), recall.data(), scores.data());
+  CHECK(recall[0] == 1.0 && recall[1] == 1.0);
+  CHECK_NEAR(precision[2], 1.0, 1e-15);
+  CHECK(scores[2] == 0.9);
+}
+
+void test_pairwise_sum_order() {
+  std::vector<double> a(300);
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<double> u(0, 1);
+  for (auto& x : a) x = u(rng);
+  double plain = 0;
+  for (double x : a) plain += x;
+  CHECK_NEAR(detkit::numpy_pairwise_sum(a.data(), 300), plain, 1e-12);
+  CHECK(detkit::numpy_pairwise_sum(a.data(), 0) == 0.0);
+}
+
+void test_results_scanner() {
+  const std::string ok =
+      "[{\"image_id\": 1, \"category_id\": 2, \"bbox\": [1.5, 2, 3e0, 4], \"score\": 0.25, \"x\": {\"y\": [null, true, \"s\\\"\"]}},"
+      " {\"category_id\": 3, \"image_id\": 4.0, \"bbox\": [0, 0, 1, 1], \"score\": 1}]";
+  detkit::CocoResultColumns c;
+  CHECK(detkit::parse_coco_results(ok.data(), ok.size(), c));
+  CHECK(c.size() == 2 && c.image_id[1] == 4 && c.bbox[0] == 1.5 && c.score[0] == 0.25);
+  const char* bad[] = {"[{\"image_id\": 1, \"category_id\": 2,", "[{\"image_id\": 1.5, \"category_id\": 2}]",
+                       "[{\"image_id\": 1, \"category_id\": 2, \"bbox\": [1, 2, 3]}]", "[1, 2]", "{}",
+                       "[{\"image_id\": 1, \"category_id\": 2, \"segmentation\": []}]", "[{\"image_id\": 01}]",
+                       "[{\"image_id\": 1, \"category_id\": 2}] x", ""};
+  for (const char* text : bad) {
+    detkit::CocoResultColumns r;
+    CHECK(!detkit::parse_coco_results(text, std::strlen(text), r));
+  }
+  // a file large enough to be split across threads parses exactly like a single chunk
+  std::string big = "[";
+  for (int i = 0; i < 120000; ++i) {
+    if (i) big += i % 7 ? ", " : ",\n";
+    big += "{\"image_id\": " + std::to_string(i % 97) + ", \"category_id\": 1, \"note\": \"{,}\", \"bbox\": [" +
+           std::to_string(i) + ".5, 1, 2, 3], \"score\": 0." + std::to_string(i % 1000 + 1) + "}";
+  }
+  big += "]";
+  detkit::set_num_threads(4);
+  detkit::CocoResultColumns p;
+  CHECK(detkit::parse_coco_results(big.data(), big.size(), p));
+  CHECK(p.size() == 120000 && p.bbox[4 * 119999] == 119999.5 && p.image_id[119999] == 119999 % 97);
+  big.pop_back();  // truncated: every chunk layout must fail
+  detkit::CocoResultColumns q;
+  CHECK(!detkit::parse_coco_results(big.data(), big.size(), q));
+}
+
+void test_instances_scanner() {
+  const std::string text =
+      "{\"info\": {}, \"images\": [{\"id\": 5, \"file_name\": \"a\"}], \"categories\": [{\"id\": 1}],"
+      " \"annotations\": [{\"id\": 9, \"image_id\": 5, \"category_id\": 1, \"bbox\": [0, 0, 2, 2],"
+      " \"area\": 4, \"iscrowd\": false, \"segmentation\": [[0, 0, 1, 1]], \"keypoints\": [1, 2, 2]}]}";
+  detkit::CocoInstanceColumns c;
+  CHECK(detkit::parse_coco_instances(text.data(), text.size(), c));
+  CHECK(c.image_id.size() == 1 && c.id[0] == 9 && c.area[0] == 4 && c.iscrowd[0] == 0);
+  CHECK(c.num_keypoint_values == 3 && c.keypoints[2] == 2);
+  const std::string bad = "{\"images\": [{\"id\": \"5\"}]}";
+  detkit::CocoInstanceColumns d;
+  CHECK(!detkit::parse_coco_instances(bad.data(), bad.size(), d));
+}
+
+}  // namespace
+
+int main() {
+  test_perfect_detection_and_crowd();
+  test_pairwise_sum_order();
+  test_results_scanner();
+  test_instances_scanner();
+  TEST_MAIN_END();
+}
