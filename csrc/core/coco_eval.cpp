@@ -309,9 +309,12 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
           entries.push_back({st.dt_score[j], j - st.dt_offsets[c], j});
         max_rank = std::max(max_rank, st.dt_offsets[c + 1] - st.dt_offsets[c] - 1);
       }
-      // the concatenation in image order, stably sorted by decreasing score (pycocotools' mergesort)
-      std::stable_sort(entries.begin(), entries.end(),
-                       [](const Entry& x, const Entry& y) { return x.score > y.score; });
+      // the concatenation in image order, stably sorted by decreasing score (pycocotools'
+      // mergesort): an unstable sort with the concatenation position (j grows with it) as the
+      // tie-break gives the same order
+      std::sort(entries.begin(), entries.end(), [](const Entry& x, const Entry& y) {
+        return x.score > y.score || (x.score == y.score && x.j < y.j);
+      });
       const int64_t total = static_cast<int64_t>(entries.size());
       // A category's cells are consecutive, so its detections' statuses form one block: copy it
       // sequentially, then read it in score order while it is cache-resident.

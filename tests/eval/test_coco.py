@@ -305,6 +305,7 @@ def test_quirk_crowd_absorbs_many_detections_with_iou_over_detection_area():
 
 
 def test_quirk_gt_id_zero_is_never_matched_unless_fixed():
+    # cocoapi #507, #664, PR #331/#332; faster_coco_eval #77; torchvision #1530; supervision #1895
     gt, dt = _tiny([{"bbox": [0, 0, 10, 10]}], [{"bbox": [0, 0, 10, 10], "score": 0.9}])
     gt["annotations"][0]["id"] = 0
     pc, dk = evaluate_both(gt, dt)
@@ -315,6 +316,7 @@ def test_quirk_gt_id_zero_is_never_matched_unless_fixed():
 
 
 def test_quirk_ignore_field_is_overwritten_by_iscrowd_unless_opted_in():
+    # cocoapi #123, #466, PRs #307/#322/#465/#640
     gt, dt = _tiny([{"bbox": [0, 0, 10, 10], "ignore": 1}, {"bbox": [50, 50, 10, 10]}],
                    [{"bbox": [0, 0, 10, 10], "score": 0.9}])
     pc, dk = evaluate_both(gt, dt)
