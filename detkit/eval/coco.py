@@ -191,7 +191,7 @@ class COCO:
         supNms = supNms if _is_array_like(supNms) else [supNms]
         catIds = catIds if _is_array_like(catIds) else [catIds]
         if len(catNms) == len(supNms) == len(catIds) == 0 and self._dataset is None:
-            return self._columns["category_id"].tolist()
+            return self._eval_columns()["category_ids"].tolist()
         cats = self.dataset["categories"]
         if len(catNms):
             cats = [c for c in cats if c["name"] in catNms]
@@ -207,7 +207,7 @@ class COCO:
         catIds = catIds if _is_array_like(catIds) else [catIds]
         if len(imgIds) == len(catIds) == 0:
             if self._dataset is None:
-                return _first_occurrence_unique(self._columns["image_id"]).tolist()
+                return self._eval_columns()["image_ids"].tolist()
             return list(self.imgs.keys())
         ids = set(imgIds)
         for i, cat_id in enumerate(catIds):

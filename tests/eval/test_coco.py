@@ -409,6 +409,10 @@ def test_file_and_dict_inputs_agree(tmp_path):
     assert np.array_equal(a[1][0].eval["precision"], b[1][0].eval["precision"])
     # the lazily materialised dicts equal pycocotools' ones
     assert a[1][0].cocoDt.dataset["annotations"] == a[0][0].cocoDt.dataset["annotations"]
+    # a result set read from a file lists the ground truth's images and categories
+    res = COCO(tmp_path / "gt.json").loadRes(str(tmp_path / "dt.json"))
+    pc_res = _quiet(_pc_coco(tmp_path / "gt.json").loadRes, str(tmp_path / "dt.json"))[0]
+    assert res.getImgIds() == list(pc_res.getImgIds()) and res.getCatIds() == pc_res.getCatIds()
     assert COCO(tmp_path / "gt.json").anns == _pc_coco(tmp_path / "gt.json").anns
 
 
