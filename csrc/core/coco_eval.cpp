@@ -295,7 +295,7 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
   const int64_t nm = static_cast<int64_t>(opt.max_dets.size());
   parallel_for(nk, 1, [&](int64_t begin, int64_t end) {
     std::vector<Entry> entries;
-    std::vector<uint8_t> block, local;
+    std::vector<uint8_t> local;
     std::vector<int64_t> picked, tp(T), fp(T);
     std::vector<std::vector<Event>> events(T);
     for (int64_t k = begin; k < end; ++k) {
@@ -316,13 +316,11 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
         return x.score > y.score || (x.score == y.score && x.j < y.j);
       });
       const int64_t total = static_cast<int64_t>(entries.size());
-      // A category's cells are consecutive, so its detections' statuses form one block: copy it
-      // sequentially, then read it in score order while it is cache-resident.
-      const int64_t j_lo = st.dt_offsets[k0 * I], j_hi = st.dt_offsets[k0 * I + I];
-      block.assign(st.status + j_lo * A0 * T, st.status + j_hi * A0 * T);
-      local.resize(total * nA * T);  // statuses in score order: (n, selected area, t)
+      // A category's cells are consecutive, so its detections' statuses form one small block;
+      // gather them in score order once: (n, selected area, t).
+      local.resize(total * nA * T);
       for (int64_t n = 0; n < total; ++n) {
-        const uint8_t* src = block.data() + (entries[n].j - j_lo) * A0 * T;
+        const uint8_t* src = st.status + entries[n].j * A0 * T;
         for (int64_t a = 0; a < nA; ++a)
           std::memcpy(local.data() + (n * nA + a) * T, src + opt.areas[a] * T, T);
       }

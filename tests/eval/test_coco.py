@@ -684,3 +684,13 @@ def test_json_scanner_skips_unknown_fields_and_whitespace(tmp_path, text):
     for key in ("image_id", "category_id", "bbox", "score", "area", "id"):
         assert np.array_equal(fast._eval_columns()[key], slow._eval_columns()[key]), key
     assert fast.dataset["annotations"] == slow.dataset["annotations"]
+
+
+def test_keypoints_from_files_take_the_native_path(tmp_path):
+    gt, dt = make_dataset(301, keypoints=17, crowd=0.05)
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "dt.json").write_text(json.dumps(dt))
+    pc, dk = evaluate_both(tmp_path / "gt.json", str(tmp_path / "dt.json"), "keypoints")
+    assert_same(pc, dk)
+    assert dk[0].cocoDt._dataset is None  # evaluated from columns, dicts never built
+    assert dk[0].cocoDt.dataset["annotations"] == pc[0].cocoDt.dataset["annotations"]
