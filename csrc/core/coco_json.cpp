@@ -398,8 +398,12 @@ bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out) {
       ok[c] = parse_result_chunk(starts[c], end, c + 1 < n ? starts[c + 1] : nullptr, parts[c]);
   });
   bool all = std::all_of(ok.begin(), ok.end(), [](uint8_t v) { return v != 0; });
-  for (const auto& part : parts)
-    if (part.num_keypoint_values >= 0) all = all && n == 1;  // keypoints: parse sequentially
+  int64_t width = -1;  // keypoint row length: every chunk that has keypoints must agree
+  for (const auto& part : parts) {
+    if (part.num_keypoint_values < 0) continue;
+    if (width >= 0 && part.num_keypoint_values != width) all = false;
+    width = part.num_keypoint_values;
+  }
   if (!all) {
     if (n == 1) return false;
     out = CocoResultColumns();
@@ -409,7 +413,15 @@ bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out) {
     out = std::move(parts[0]);
     return true;
   }
-  for (auto& part : parts) append_columns(out, std::move(part));
+  out.num_keypoint_values = width;
+  for (auto& part : parts) {
+    if (width >= 0) {
+      if (part.num_keypoint_values < 0)  // a chunk without keypoints: NaN rows
+        part.keypoints.assign(static_cast<size_t>(part.size() * width), kNaN);
+      out.keypoints.insert(out.keypoints.end(), part.keypoints.begin(), part.keypoints.end());
+    }
+    append_columns(out, std::move(part));
+  }
   return true;
 }
 
