@@ -179,8 +179,10 @@ py::tuple accumulate_binding(const CArray<int64_t>& dt_offsets, const CArray<dou
   if (static_cast<int64_t>(categories.size()) > out_categories ||
       static_cast<int64_t>(areas.size()) > out_areas || static_cast<int64_t>(max_dets.size()) > out_max_dets)
     throw py::value_error("more selected entries than output slots");
-  for (int64_t i : images)
-    if (i < 0 || i >= num_images) throw py::value_error("image position out of range");
+  for (size_t n = 0; n < images.size(); ++n) {
+    if (images[n] < 0 || images[n] >= num_images) throw py::value_error("image position out of range");
+    if (n > 0 && images[n] <= images[n - 1]) throw py::value_error("image positions must be increasing");
+  }
   v.dt_offsets = dt_offsets.data();
   v.dt_score = dt_score.data();
   v.status = status.data();

@@ -295,7 +295,7 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
   const int64_t nm = static_cast<int64_t>(opt.max_dets.size());
   parallel_for(nk, 1, [&](int64_t begin, int64_t end) {
     std::vector<Entry> entries;
-    std::vector<uint8_t> block, local;
+    std::vector<uint8_t> local;
     std::vector<int64_t> picked, tp(T), fp(T);
     std::vector<std::vector<Event>> events(T);
     for (int64_t k = begin; k < end; ++k) {
@@ -309,17 +309,18 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
           entries.push_back({st.dt_score[j], j - st.dt_offsets[c], j});
         max_rank = std::max(max_rank, st.dt_offsets[c + 1] - st.dt_offsets[c] - 1);
       }
-      // the concatenation in image order, stably sorted by decreasing score (pycocotools' mergesort)
-      std::stable_sort(entries.begin(), entries.end(),
-                       [](const Entry& x, const Entry& y) { return x.score > y.score; });
+      // the concatenation in image order, stably sorted by decreasing score (pycocotools'
+      // mergesort): an unstable sort with the concatenation position (j grows with it) as the
+      // tie-break gives the same order
+      std::sort(entries.begin(), entries.end(), [](const Entry& x, const Entry& y) {
+        return x.score > y.score || (x.score == y.score && x.j < y.j);
+      });
       const int64_t total = static_cast<int64_t>(entries.size());
-      // A category's cells are consecutive, so its detections' statuses form one block: copy it
-      // sequentially, then read it in score order while it is cache-resident.
-      const int64_t j_lo = st.dt_offsets[k0 * I], j_hi = st.dt_offsets[k0 * I + I];
-      block.assign(st.status + j_lo * A0 * T, st.status + j_hi * A0 * T);
-      local.resize(total * nA * T);  // statuses in score order: (n, selected area, t)
+      // A category's cells are consecutive, so its detections' statuses form one small block;
+      // gather them in score order once: (n, selected area, t).
+      local.resize(total * nA * T);
       for (int64_t n = 0; n < total; ++n) {
-        const uint8_t* src = block.data() + (entries[n].j - j_lo) * A0 * T;
+        const uint8_t* src = st.status + entries[n].j * A0 * T;
         for (int64_t a = 0; a < nA; ++a)
           std::memcpy(local.data() + (n * nA + a) * T, src + opt.areas[a] * T, T);
       }

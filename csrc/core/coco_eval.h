@@ -99,7 +99,7 @@ struct CocoAccumulateOptions {
   std::vector<int64_t> categories;      // k0 for each output category
   std::vector<int64_t> areas;           // a0 for each output area range
   std::vector<int64_t> max_dets;        // maxDet for each output column
-  std::vector<int64_t> images;          // image positions i, in concatenation order
+  std::vector<int64_t> images;          // image positions i, increasing (concatenation order)
   std::vector<double> recall_thresholds;  // R
   int64_t out_categories = 0, out_areas = 0, out_max_dets = 0;  // K, A, M of the outputs
 };

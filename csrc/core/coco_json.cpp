@@ -109,6 +109,14 @@ class Scanner {
     if (q < end_ && *q == '.') {
       ++q;
       if (q >= end_ || !(*q >= '0' && *q <= '9')) return false;
+      // eight fraction digits at a time once the mantissa is under way (long float reprs)
+      uint32_t eight;
+      while (mantissa != 0 && digits + 8 <= 19 && end_ - q >= 8 && eight_digits(q, eight)) {
+        mantissa = mantissa * 100000000 + eight;
+        digits += 8;
+        exponent -= 8;
+        q += 8;
+      }
       while (q < end_ && *q >= '0' && *q <= '9') take(*q++, true);
     }
     if (q < end_ && (*q == 'e' || *q == 'E')) {
@@ -133,6 +141,28 @@ class Scanner {
     }
     p_ = q;
     return true;
+  }
+
+  // If the 8 bytes at p are all ASCII digits, their decimal value (SWAR: two digits, then four,
+  // then eight combined per step on little-endian words).
+  static bool eight_digits(const char* p, uint32_t& value) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    if (((v & 0xF0F0F0F0F0F0F0F0ull) | (((v + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) >> 4)) !=
+        0x3333333333333333ull)
+      return false;
+    v -= 0x3030303030303030ull;
+    v = (v * 10) + (v >> 8);  // pairs: byte 2i holds digits 2i, 2i+1
+    v = (((v & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+         (((v >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32;
+    value = static_cast<uint32_t>(v);
+    return true;
+#else
+    (void)p;
+    (void)value;
+    return false;
+#endif
   }
 
   // A number or true/false (as 1/0), e.g. for "iscrowd".
@@ -368,8 +398,12 @@ bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out) {
       ok[c] = parse_result_chunk(starts[c], end, c + 1 < n ? starts[c + 1] : nullptr, parts[c]);
   });
   bool all = std::all_of(ok.begin(), ok.end(), [](uint8_t v) { return v != 0; });
-  for (const auto& part : parts)
-    if (part.num_keypoint_values >= 0) all = all && n == 1;  // keypoints: parse sequentially
+  int64_t width = -1;  // keypoint row length: every chunk that has keypoints must agree
+  for (const auto& part : parts) {
+    if (part.num_keypoint_values < 0) continue;
+    if (width >= 0 && part.num_keypoint_values != width) all = false;
+    width = part.num_keypoint_values;
+  }
   if (!all) {
     if (n == 1) return false;
     out = CocoResultColumns();
@@ -379,7 +413,15 @@ bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out) {
     out = std::move(parts[0]);
     return true;
   }
-  for (auto& part : parts) append_columns(out, std::move(part));
+  out.num_keypoint_values = width;
+  for (auto& part : parts) {
+    if (width >= 0) {
+      if (part.num_keypoint_values < 0)  // a chunk without keypoints: NaN rows
+        part.keypoints.assign(static_cast<size_t>(part.size() * width), kNaN);
+      out.keypoints.insert(out.keypoints.end(), part.keypoints.begin(), part.keypoints.end());
+    }
+    append_columns(out, std::move(part));
+  }
   return true;
 }
 

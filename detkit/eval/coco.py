@@ -191,7 +191,7 @@ class COCO:
         supNms = supNms if _is_array_like(supNms) else [supNms]
         catIds = catIds if _is_array_like(catIds) else [catIds]
         if len(catNms) == len(supNms) == len(catIds) == 0 and self._dataset is None:
-            return self._columns["category_id"].tolist()
+            return self._eval_columns()["category_ids"].tolist()
         cats = self.dataset["categories"]
         if len(catNms):
             cats = [c for c in cats if c["name"] in catNms]
@@ -207,7 +207,7 @@ class COCO:
         catIds = catIds if _is_array_like(catIds) else [catIds]
         if len(imgIds) == len(catIds) == 0:
             if self._dataset is None:
-                return _first_occurrence_unique(self._columns["image_id"]).tolist()
+                return self._eval_columns()["image_ids"].tolist()
             return list(self.imgs.keys())
         ids = set(imgIds)
         for i, cat_id in enumerate(catIds):
@@ -290,21 +290,34 @@ class COCO:
 
     @staticmethod
     def _fast_results_ok(cols: dict) -> bool:
+        """Box records, or keypoint records without boxes (pycocotools' two common branches)."""
         n = len(cols["image_id"])
-        return n > 0 and bool(cols["has_bbox"][0]) and bool(cols["has_bbox"].all())
+        if n == 0:
+            return False
+        if cols["has_bbox"][0]:
+            return bool(cols["has_bbox"].all())
+        return "keypoints" in cols and bool(cols["has_keypoints"].all())
 
     def _results_from_columns(self, cols: dict, load_dicts) -> "COCO":
-        """A result COCO in column mode (bbox records only)."""
+        """A result COCO in column mode: box records (area = w * h) or keypoint records (box and
+        area from the keypoints' extent), as pycocotools' loadRes computes them."""
         n = len(cols["image_id"])
         gt = self._eval_columns()
-        _check_result_columns(cols, gt, require_box=True)
+        boxes = "has_bbox" not in cols or bool(cols["has_bbox"][0])
+        if not boxes:
+            kp = cols["keypoints"]
+            x, y = kp[:, 0::3], kp[:, 1::3]
+            x0, x1, y0, y1 = x.min(axis=1), x.max(axis=1), y.min(axis=1), y.max(axis=1)
+            cols = dict(cols, bbox=np.stack([x0, y0, x1 - x0, y1 - y0], axis=1))
+        _check_result_columns(cols, gt, require_box=boxes)
         bbox = cols["bbox"]
         res = COCO.__new__(COCO)
         res._dataset = None
         res._index = None
         res._columns = {
             "image_id": cols["image_id"], "category_id": cols["category_id"], "bbox": bbox,
-            "score": cols["score"], "area": bbox[:, 2] * bbox[:, 3],
+            "score": cols["score"],
+            "area": bbox[:, 2] * bbox[:, 3] if boxes else (x1 - x0) * (y1 - y0),
             "id": np.arange(1, n + 1, dtype=np.int64), "iscrowd": np.zeros(n),
             "ignore": np.zeros(n), "num_keypoints": np.full(n, np.nan),
             "category_ids_gt": gt["category_ids"], "image_ids_gt": gt["image_ids"],

@@ -80,6 +80,17 @@ class Params:
         self.iouType = iouType
         self.useSegm = None  # deprecated switch, honoured by evaluate()
 
+    def __deepcopy__(self, memo) -> "Params":
+        # Params hold lists of plain numbers and numpy arrays: copying those containers is a deep
+        # copy, and far cheaper than the generic walk over thousands of image ids.
+        new = copy.copy(self)
+        for name, value in vars(self).items():
+            if isinstance(value, np.ndarray):
+                setattr(new, name, value.copy())
+            elif isinstance(value, list):
+                setattr(new, name, [list(v) if isinstance(v, list) else v for v in value])
+        return new
+
 
 class COCOeval:
     """COCO evaluation (a drop-in for ``pycocotools.cocoeval.COCOeval``).

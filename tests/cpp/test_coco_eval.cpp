@@ -86,6 +86,20 @@ void test_results_scanner() {
   detkit::CocoResultColumns p;
   CHECK(detkit::parse_coco_results(big.data(), big.size(), p));
   CHECK(p.size() == 120000 && p.bbox[4 * 119999] == 119999.5 && p.image_id[119999] == 119999 % 97);
+  // keypoints on a few records only: chunks without any get NaN rows
+  std::string kp = "[";
+  for (int i = 0; i < 120000; ++i) {
+    if (i) kp += ", ";
+    kp += "{\"image_id\": 1, \"category_id\": 1, \"score\": 0.5";
+    if (i == 7) kp += ", \"keypoints\": [1, 2, 3]";
+    kp += ", \"pad\": \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}";
+  }
+  kp += "]";
+  detkit::CocoResultColumns k;
+  CHECK(detkit::parse_coco_results(kp.data(), kp.size(), k));
+  CHECK(k.num_keypoint_values == 3 && k.keypoints.size() == 3 * 120000);
+  CHECK(k.keypoints[21] == 1 && k.keypoints[23] == 3 && std::isnan(k.keypoints[0]) &&
+        std::isnan(k.keypoints[3 * 119999]));
   big.pop_back();  // truncated: every chunk layout must fail
   detkit::CocoResultColumns q;
   CHECK(!detkit::parse_coco_results(big.data(), big.size(), q));

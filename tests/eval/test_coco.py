@@ -305,6 +305,7 @@ def test_quirk_crowd_absorbs_many_detections_with_iou_over_detection_area():
 
 
 def test_quirk_gt_id_zero_is_never_matched_unless_fixed():
+    # cocoapi #507, #664, PR #331/#332; faster_coco_eval #77; torchvision #1530; supervision #1895
     gt, dt = _tiny([{"bbox": [0, 0, 10, 10]}], [{"bbox": [0, 0, 10, 10], "score": 0.9}])
     gt["annotations"][0]["id"] = 0
     pc, dk = evaluate_both(gt, dt)
@@ -315,6 +316,7 @@ def test_quirk_gt_id_zero_is_never_matched_unless_fixed():
 
 
 def test_quirk_ignore_field_is_overwritten_by_iscrowd_unless_opted_in():
+    # cocoapi #123, #466, PRs #307/#322/#465/#640
     gt, dt = _tiny([{"bbox": [0, 0, 10, 10], "ignore": 1}, {"bbox": [50, 50, 10, 10]}],
                    [{"bbox": [0, 0, 10, 10], "score": 0.9}])
     pc, dk = evaluate_both(gt, dt)
@@ -407,6 +409,10 @@ def test_file_and_dict_inputs_agree(tmp_path):
     assert np.array_equal(a[1][0].eval["precision"], b[1][0].eval["precision"])
     # the lazily materialised dicts equal pycocotools' ones
     assert a[1][0].cocoDt.dataset["annotations"] == a[0][0].cocoDt.dataset["annotations"]
+    # a result set read from a file lists the ground truth's images and categories
+    res = COCO(tmp_path / "gt.json").loadRes(str(tmp_path / "dt.json"))
+    pc_res = _quiet(_pc_coco(tmp_path / "gt.json").loadRes, str(tmp_path / "dt.json"))[0]
+    assert res.getImgIds() == list(pc_res.getImgIds()) and res.getCatIds() == pc_res.getCatIds()
     assert COCO(tmp_path / "gt.json").anns == _pc_coco(tmp_path / "gt.json").anns
 
 
@@ -678,3 +684,13 @@ def test_json_scanner_skips_unknown_fields_and_whitespace(tmp_path, text):
     for key in ("image_id", "category_id", "bbox", "score", "area", "id"):
         assert np.array_equal(fast._eval_columns()[key], slow._eval_columns()[key]), key
     assert fast.dataset["annotations"] == slow.dataset["annotations"]
+
+
+def test_keypoints_from_files_take_the_native_path(tmp_path):
+    gt, dt = make_dataset(301, keypoints=17, crowd=0.05)
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "dt.json").write_text(json.dumps(dt))
+    pc, dk = evaluate_both(tmp_path / "gt.json", str(tmp_path / "dt.json"), "keypoints")
+    assert_same(pc, dk)
+    assert dk[0].cocoDt._dataset is None  # evaluated from columns, dicts never built
+    assert dk[0].cocoDt.dataset["annotations"] == pc[0].cocoDt.dataset["annotations"]
