@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["clustered_boxes", "synthetic_scene"]
+__all__ = ["clustered_boxes", "synthetic_scene", "synthetic_coco"]
 
 
 def clustered_boxes(n: int, *, image_size: tuple = (800, 1333), cluster_size: int = 20,
@@ -151,3 +151,77 @@ def synthetic_scene(seed: int, height: int = 400, width: int = 600, n_objects: i
         kept.append(labels[i])
     return (np.clip(image, 0, 255).round().astype(np.uint8), np.array(boxes, np.int64).reshape(-1, 4),
             np.array(kept, np.int64))
+
+
+def synthetic_coco(num_images: int = 500, *, num_categories: int = 80, objects_per_image: float = 7.0,
+                   detections_per_image: int = 100, seed: int = 0) -> tuple:
+    """A COCO-format detection dataset and a detector's results on it, for evaluation demos.
+
+    Each image (640 x 480) holds a Poisson number of objects with log-uniform sizes and random
+    categories (1% crowds). Results are, per image, a jittered copy of most objects (the better the
+    copy, the higher its score on average) plus false positives, up to ``detections_per_image``.
+
+    Parameters
+    ----------
+    num_images : int
+    num_categories : int
+        Category ids are ``1..num_categories``.
+    objects_per_image : float
+        Mean number of ground-truth objects per image.
+    detections_per_image : int
+    seed : int
+
+    Returns
+    -------
+    gt : dict
+        COCO instances dict (``images``, ``categories``, ``annotations`` with xywh ``bbox``,
+        ``area`` and ``iscrowd``).
+    results : list of dict
+        COCO result records (``image_id``, ``category_id``, ``bbox``, ``score``).
+
+    Examples
+    --------
+    >>> gt, results = synthetic_coco(10, seed=1)
+    >>> len(gt["images"]), sorted(results[0])
+    (10, ['bbox', 'category_id', 'image_id', 'score'])
+    """
+    rng = np.random.default_rng(seed)
+    width, height = 640, 480
+    counts = rng.poisson(objects_per_image, num_images)
+    n = int(counts.sum())
+    image_of = np.repeat(np.arange(1, num_images + 1), counts)
+    size = np.exp(rng.uniform(np.log(8), np.log(400), (n, 2)))
+    corner = rng.uniform(0, 1, (n, 2)) * (np.array([width, height]) - size).clip(0)
+    gt_boxes = np.concatenate([corner, size], axis=1).round(2)
+    gt_labels = rng.integers(1, num_categories + 1, n)
+    crowd = rng.random(n) < 0.01
+    annotations = [
+        {"id": i + 1, "image_id": int(image_of[i]), "category_id": int(gt_labels[i]),
+         "bbox": gt_boxes[i].tolist(), "area": float(round(gt_boxes[i, 2] * gt_boxes[i, 3], 2)),
+         "iscrowd": int(crowd[i])}
+        for i in range(n)
+    ]
+    # True positives: most objects, jittered by up to 20% of their size; score grows with quality.
+    found = rng.random(n) < 0.85
+    jitter = rng.uniform(-0.2, 0.2, (n, 4)) * np.concatenate([size, size], axis=1)
+    tp_boxes = (gt_boxes + jitter * np.array([1, 1, 0.5, 0.5]))[found]
+    tp_scores = (1 - np.abs(jitter[found]).sum(axis=1) / size[found].sum(axis=1)) * rng.uniform(0.5, 1, found.sum())
+    # False positives: random boxes and labels with lower scores, filling each image's budget.
+    fp_per_image = np.maximum(detections_per_image - np.bincount(image_of[found], minlength=num_images + 1)[1:], 0)
+    fp_image = np.repeat(np.arange(1, num_images + 1), rng.binomial(fp_per_image, 0.3))
+    m = len(fp_image)
+    fp_size = np.exp(rng.uniform(np.log(8), np.log(300), (m, 2)))
+    fp_boxes = np.concatenate([rng.uniform(0, 1, (m, 2)) * (np.array([width, height]) - fp_size).clip(0), fp_size], 1)
+    images = np.concatenate([image_of[found], fp_image])
+    labels = np.concatenate([gt_labels[found], rng.integers(1, num_categories + 1, m)])
+    boxes = np.concatenate([tp_boxes, fp_boxes]).clip(0).round(2)
+    scores = np.concatenate([tp_scores, rng.uniform(0, 0.6, m)]).clip(0.001, 1).round(5)
+    results = [
+        {"image_id": int(images[i]), "category_id": int(labels[i]), "bbox": boxes[i].tolist(),
+         "score": float(scores[i])}
+        for i in np.argsort(images, kind="stable")
+    ]
+    gt = {"images": [{"id": i, "width": width, "height": height} for i in range(1, num_images + 1)],
+          "categories": [{"id": c, "name": f"class_{c}"} for c in range(1, num_categories + 1)],
+          "annotations": annotations}
+    return gt, results

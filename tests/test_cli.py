@@ -13,8 +13,12 @@ def test_demo_prints_results_and_timing_table():
     out = io.StringIO()
     assert cli.run_demo(out) == 0
     text = out.getvalue()
-    for result in ("nms(iou>0.5) keeps", "roi_align: 300 RoIs", "242,991 anchors", "recall@0.5 1.000"):
+    for result in ("nms(iou>0.5) keeps", "roi_align: 300 RoIs", "242,991 anchors", "recall@0.5 1.000",
+                   "Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ]",
+                   "Pascal VOC on the same data"):
         assert result in text
+    if "pycocotools on the same data" in text:  # pycocotools is a test dependency, not a runtime one
+        assert "identical stats: True" in text
     for op in ("nms 10,000", "batched_nms 10,000 / 80 classes", "box_iou 1,000 x 1,000",
                "roi_align 300 RoIs", "anchors, 5-level FPN", "sigmoid_focal_loss 1,000,000",
                "selective_search single"):
