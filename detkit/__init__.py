@@ -1,13 +1,15 @@
 """detkit: fast, numpy-native object-detection toolkit.
 
-Native (C++/Cython) kernels under a small numpy API: box operations and NMS (:mod:`detkit.ops`),
-with a plain numpy twin of every kernel in :mod:`detkit.reference`.
+Native (C++/Cython) kernels under a small numpy API: box operations, NMS, RoI ops, anchors, coders
+and losses (:mod:`detkit.ops`, re-exported here), region proposals (:mod:`detkit.proposals`), COCO
+and Pascal VOC evaluation (:mod:`detkit.eval`), with a plain numpy twin of every kernel in
+:mod:`detkit.reference`.
 """
 
 from detkit._version import __version__
 from detkit._C import get_num_threads as _get_num_threads
 from detkit._C import set_num_threads as _set_num_threads
-from detkit import ops, reference
+from detkit import eval, ops, proposals, reference  # noqa: A004  (detkit.eval, not the builtin)
 from detkit.ops import *  # noqa: F401,F403  (the public box ops, re-exported at the top level)
 from detkit.ops import __all__ as _ops_all
 
@@ -34,7 +36,5 @@ def get_num_threads() -> int:
     return _get_num_threads()
 
 
-__all__ = ["__version__", "set_num_threads", "get_num_threads", "ops", "reference", *_ops_all]
-from detkit import proposals  # noqa: E402  (selective search, segmentation)
-
-__all__ += ["proposals"]
+__all__ = ["__version__", "set_num_threads", "get_num_threads", "ops", "proposals", "eval", "reference",
+           *_ops_all]

@@ -1,4 +1,5 @@
-"""Box operations: geometry, overlap measures and non-maximum suppression."""
+"""Detection kernels: box geometry and overlaps, NMS, RoI ops, anchors and priors, box coders,
+matching and losses (all re-exported at the top level of :mod:`detkit`)."""
 
 from detkit.ops.boxes import (
     box_area,
@@ -41,6 +42,15 @@ from detkit.ops.losses import (
     smooth_l1_loss_grad,
 )
 
+from detkit.ops.roi import (
+    MultiScaleRoIAlign,
+    multiscale_roi_align,
+    roi_align,
+    roi_align_backward,
+    roi_pool,
+    roi_pool_backward,
+)
+
 __all__ = [
     "box_area",
     "box_convert",
@@ -77,17 +87,6 @@ __all__ = [
     "diou_loss_grad",
     "ciou_loss",
     "ciou_loss_grad",
-]
-from detkit.ops.roi import (
-    MultiScaleRoIAlign,
-    multiscale_roi_align,
-    roi_align,
-    roi_align_backward,
-    roi_pool,
-    roi_pool_backward,
-)
-
-__all__ += [
     "roi_align",
     "roi_align_backward",
     "roi_pool",

@@ -6,6 +6,8 @@ tricks. They are the oracle in the tests and the "pure Python" baseline in the b
 are assumed valid (use the public API for checked inputs). This package imports numpy only.
 """
 
+from detkit.reference import coco_eval, mask, voc
+from detkit.reference.anchors import grid_anchors
 from detkit.reference.boxes import (
     box_area,
     box_convert,
@@ -16,8 +18,6 @@ from detkit.reference.boxes import (
     generalized_box_iou,
     remove_small_boxes,
 )
-from detkit.reference.nms import batched_nms, batched_soft_nms, nms, soft_nms
-from detkit.reference.anchors import grid_anchors
 from detkit.reference.coders import decode_boxes, encode_boxes
 from detkit.reference.losses import (
     box_loss,
@@ -26,6 +26,15 @@ from detkit.reference.losses import (
     sigmoid_focal_loss_grad,
     smooth_l1_loss,
     smooth_l1_loss_grad,
+)
+from detkit.reference.nms import batched_nms, batched_soft_nms, nms, soft_nms
+from detkit.reference.proposals import felzenszwalb, selective_search
+from detkit.reference.roi import (
+    multiscale_roi_align,
+    roi_align,
+    roi_align_backward,
+    roi_pool,
+    roi_pool_backward,
 )
 
 __all__ = [
@@ -50,23 +59,14 @@ __all__ = [
     "sigmoid_focal_loss_grad",
     "smooth_l1_loss",
     "smooth_l1_loss_grad",
-]
-from detkit.reference.roi import (
-    multiscale_roi_align,
-    roi_align,
-    roi_align_backward,
-    roi_pool,
-    roi_pool_backward,
-)
-
-__all__ += [
     "roi_align",
     "roi_align_backward",
     "roi_pool",
     "roi_pool_backward",
     "multiscale_roi_align",
+    "felzenszwalb",
+    "selective_search",
+    "coco_eval",
+    "mask",
+    "voc",
 ]
-from detkit.reference.proposals import felzenszwalb, selective_search  # noqa: E402
-from detkit.reference import mask
-from detkit.reference import coco_eval
-from detkit.reference import voc
