@@ -134,6 +134,8 @@ def _size_of(obj, str where):
             raise TypeError(f"{where}['size'] {name} must be an integer, got {v!r}")
         if v < 0:
             raise ValueError(f"{where}['size'] {name} must be >= 0, got {v}")
+        if v > MAX_PIXELS:
+            raise ValueError(f"{where}['size'] {name} must be at most {MAX_PIXELS}, got {v}")
     h, w = int(h), int(w)
     if h * w > MAX_PIXELS:
         raise ValueError(f"{where}['size'] must have at most {MAX_PIXELS} pixels, got {h} x {w}")

@@ -71,6 +71,8 @@ def _as_size(value: Any, name: str) -> int:
         raise TypeError(f"{name} must be a non-negative integer, got {value!r}")
     if value < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {value}")
+    if value > _cy_mask.MAX_PIXELS:
+        raise ValueError(f"{name} must be at most {_cy_mask.MAX_PIXELS}, got {value}")
     return int(value)
 
 
