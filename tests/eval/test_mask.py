@@ -285,6 +285,35 @@ def test_uncompressed_rles_match_pycocotools(counts):
             np.testing.assert_array_equal(dm.toBbox(rle), pm.toBbox(rle))
 
 
+
+@st.composite
+def zero_run_rles(draw, total):
+    """Uncompressed RLEs of `total` pixels with zero-length runs anywhere (leading, inside, trailing)."""
+    cuts = sorted(draw(st.lists(st.integers(0, total), max_size=8)))
+    counts = [b - a for a, b in zip([0] + cuts, cuts + [total])]
+    for _ in range(draw(st.integers(0, 4))):
+        i = draw(st.integers(0, len(counts)))
+        counts[i:i] = [0, 0] if draw(st.booleans()) else [0]
+    return counts
+
+
+@given(st.data(), st.integers(0, 12), st.integers(2, 3), st.booleans())
+def test_merge_of_zero_run_rles_is_exact(data, total, n, intersect):
+    # Two RLEs can both sit on zero-length runs with pixels still to come (e.g. both start with
+    # [0, 0, ...]); the merge must not stop there (pycocotools does, returning counts that do not
+    # sum to h * w).
+    objs = [{"size": [1, total], "counts": data.draw(zero_run_rles(total))} for _ in range(n)]
+    got = dm.merge(objs, intersect)
+    dense = np.stack([np.repeat(np.arange(len(o["counts"])) % 2, o["counts"]) for o in objs]).astype(bool)
+    want = dense.all(0) if intersect else dense.any(0)
+    np.testing.assert_array_equal(dm.decode(got)[0], want)
+    if n == 2 and sum(len(o["counts"]) for o in objs) <= total + 1:  # within pycocotools' buffer
+        rles = pm.frPyObjects(objs, 1, total)
+        theirs = pm.merge(rles, intersect)
+        if sum(ref.string_to_counts(theirs["counts"])) == total:  # pycocotools got it right
+            assert dm.merge(rles, intersect) == theirs
+
+
 @given(st.lists(st.integers(0, 2**24 - 1) | st.integers(0, 2**31 - 1), min_size=1, max_size=8))
 def test_string_round_trip_of_large_counts(counts):
     total = sum(counts)
