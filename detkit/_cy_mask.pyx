@@ -171,6 +171,8 @@ def parse(objs, str name):
             except UnicodeEncodeError:
                 raise ValueError(f"{where}['counts'] is not a valid compressed RLE string: "
                                  "non-ASCII character") from None
+        elif isinstance(counts, bytearray):  # a compressed string, as pycocotools reads it
+            counts = bytes(counts)
         elif not isinstance(counts, bytes):
             arr = np.asarray(counts)
             if arr.size == 0:

@@ -286,6 +286,14 @@ def test_uncompressed_rles_match_pycocotools(counts):
 
 
 
+
+def test_bytearray_counts_are_compressed_strings():
+    # pycocotools reads a bytearray as the compressed string; it must not be taken for run lengths.
+    rle = pm.encode(np.asfortranarray(np.eye(6, dtype=np.uint8)))
+    as_bytearray = {"size": rle["size"], "counts": bytearray(rle["counts"])}
+    assert dm.area(as_bytearray) == pm.area(rle) == 6
+    np.testing.assert_array_equal(dm.decode(as_bytearray), np.eye(6))
+
 @st.composite
 def zero_run_rles(draw, total):
     """Uncompressed RLEs of `total` pixels with zero-length runs anywhere (leading, inside, trailing)."""
