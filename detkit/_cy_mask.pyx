@@ -134,6 +134,8 @@ def _size_of(obj, str where):
             raise TypeError(f"{where}['size'] {name} must be an integer, got {v!r}")
         if v < 0:
             raise ValueError(f"{where}['size'] {name} must be >= 0, got {v}")
+        if v > MAX_PIXELS:
+            raise ValueError(f"{where}['size'] {name} must be at most {MAX_PIXELS}, got {v}")
     h, w = int(h), int(w)
     if h * w > MAX_PIXELS:
         raise ValueError(f"{where}['size'] must have at most {MAX_PIXELS} pixels, got {h} x {w}")
@@ -169,6 +171,8 @@ def parse(objs, str name):
             except UnicodeEncodeError:
                 raise ValueError(f"{where}['counts'] is not a valid compressed RLE string: "
                                  "non-ASCII character") from None
+        elif isinstance(counts, bytearray):  # a compressed string, as pycocotools reads it
+            counts = bytes(counts)
         elif not isinstance(counts, bytes):
             arr = np.asarray(counts)
             if arr.size == 0:
@@ -347,10 +351,18 @@ def to_bbox(const uint32_t[::1] counts, const int64_t[::1] offsets, const int64_
 cdef Py_ssize_t _merge_two(const uint32_t* A, Py_ssize_t ma, const uint32_t* B, Py_ssize_t mb,
                            bint intersect, uint32_t* out) noexcept nogil:
     """Union / intersection of two RLEs of equal size (and equal count sums); writes at most
-    ma + mb + 1 counts. A new count starts whenever the combined value changes."""
+    ma + mb + 1 counts. A new count starts whenever the combined value changes.
+
+    Both sides can reach a zero-length run at once with pixels still to come (e.g. [0, 0, 4]):
+    the walk ends only once both are exhausted, trailing zero runs aside (pycocotools stops at the
+    first such point, so its counts can fall short of h * w)."""
+    while ma > 0 and A[ma - 1] == 0:
+        ma -= 1
+    while mb > 0 and B[mb - 1] == 0:
+        mb -= 1
     cdef uint64_t ca = A[0] if ma else 0, cb = B[0] if mb else 0, c, run = 0
     cdef Py_ssize_t ia = 1, ib = 1, k = 0
-    cdef bint va = False, vb = False, v = False, nv
+    cdef bint va = False, vb = False, v = False, nv, done
     while True:
         c = ca if ca < cb else cb
         run += c
@@ -365,12 +377,13 @@ cdef Py_ssize_t _merge_two(const uint32_t* A, Py_ssize_t ma, const uint32_t* B, 
             ib += 1
             vb = not vb
         nv = (va and vb) if intersect else (va or vb)
-        if nv != v or ca + cb == 0:
+        done = ca + cb == 0 and ia >= ma and ib >= mb
+        if nv != v or done:
             out[k] = <uint32_t>run
             k += 1
             run = 0
         v = nv
-        if ca + cb == 0:
+        if done:
             return k
 
 

@@ -27,7 +27,8 @@ garbage, detkit raises a ``ValueError``/``TypeError`` or returns the correct val
 malformed RLE dicts and strings, run lengths that do not sum to ``h * w``, merging masks of
 different sizes (pycocotools returns an empty 0 x 0 RLE), decoding an empty list, counts of 2**24
 or more (pycocotools' string buffer overflows), merging RLEs with many zero-length runs (its merge
-buffer overflows), polygons on a zero-width image (pycocotools returns counts that do not sum to
+buffer overflows) or whose zero-length runs line up before their last pixel (it stops there and
+returns counts that do not sum to ``h * w``), polygons on a zero-width image (pycocotools returns counts that do not sum to
 0). Deliberate extensions: masks may be C- or F-ordered and ``bool`` or ``uint8`` (any nonzero
 byte is foreground; pycocotools needs F-ordered uint8 and produces a corrupt RLE when a mask holds
 more than one nonzero value), ``frPyObjects`` also takes box lists and a single flat polygon,
@@ -71,6 +72,8 @@ def _as_size(value: Any, name: str) -> int:
         raise TypeError(f"{name} must be a non-negative integer, got {value!r}")
     if value < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {value}")
+    if value > _cy_mask.MAX_PIXELS:
+        raise ValueError(f"{name} must be at most {_cy_mask.MAX_PIXELS}, got {value}")
     return int(value)
 
 

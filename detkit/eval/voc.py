@@ -38,7 +38,8 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from detkit import _cy_voc
-from detkit._validation import as_boxes, as_labels, as_offset, as_scores, as_threshold
+from detkit._validation import (as_boxes, as_float_array, as_labels, as_offset, as_scores, as_threshold,
+                                check_finite)
 
 __all__ = ["evaluate_voc", "VOCResult", "voc_ap"]
 
@@ -113,11 +114,13 @@ def voc_ap(recall: Any, precision: Any, use_07_metric: bool = False) -> float:
     >>> voc_ap([0.5, 0.5, 1.0], [1.0, 0.5, 2 / 3], use_07_metric=True)
     0.848484848484848...
     """
-    rec = np.asarray(recall, dtype=np.float64)
-    prec = np.asarray(precision, dtype=np.float64)
+    rec = as_float_array(recall, "recall").astype(np.float64, copy=False)
+    prec = as_float_array(precision, "precision").astype(np.float64, copy=False)
     if rec.ndim != 1 or rec.shape != prec.shape:
         raise ValueError("recall and precision must be 1-D of the same length, "
                          f"got shapes {rec.shape} and {prec.shape}")
+    check_finite(rec, "recall")
+    check_finite(prec, "precision")
     if use_07_metric:
         ap = 0.0
         for t in np.arange(0.0, 1.1, 0.1):
@@ -218,7 +221,8 @@ def _flatten(records: Any, name: str, is_gt: bool):
             if b is None:
                 raise ValueError
             lab = _as_column(labels, len(b))
-            ext = np.zeros(len(b), bool) if extra is _ABSENT else _as_column(extra, len(b))
+            absent = extra is _ABSENT or (is_gt and extra is None)
+            ext = np.zeros(len(b), bool) if absent else _as_column(extra, len(b))
             if lab is None or ext is None:
                 raise ValueError
             for col, v in zip(cols, (b, lab, ext)):
@@ -227,13 +231,16 @@ def _flatten(records: Any, name: str, is_gt: bool):
         stacked = [np.concatenate(c) if c else np.zeros((0, 4) if k == 0 else 0) for k, c in enumerate(cols)]
         boxes, labels, extra = _columns(*stacked, is_gt, lambda f: f"{name} {f}")
     except (TypeError, ValueError):
+        checked = []
         for i, rec in enumerate(records):
             where = f"{name}[{i}]"
             fields = list(_record_fields(rec, where, is_gt))
             if fields[2] is _ABSENT:
                 fields[2] = None
-            _columns(*fields, is_gt, lambda f: f"{where} {f}")
-        raise
+            checked.append(_columns(*fields, is_gt, lambda f: f"{where} {f}"))
+        # Every record is valid on its own (the fast path only failed to stack them): use them.
+        sizes = [len(c[0]) for c in checked]
+        boxes, labels, extra = (np.concatenate([c[k] for c in checked]) for k in range(3))
     return np.repeat(np.arange(len(sizes), dtype=np.int64), sizes), boxes, labels, extra
 
 

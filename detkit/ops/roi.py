@@ -68,6 +68,8 @@ def _output_size(value) -> tuple[int, int]:
         raise TypeError(f"output_size must be an int or an (h, w) pair of ints, got {value!r}")
     if h < 1 or w < 1:
         raise ValueError(f"output_size must be >= 1, got {value!r}")
+    if h > _INT32_MAX or w > _INT32_MAX:
+        raise ValueError(f"output_size must be at most 2**31 - 1, got {value!r}")
     return int(h), int(w)
 
 
@@ -108,7 +110,7 @@ def _as_rois(boxes, dtype, batch: int, spatial_scale: Optional[float]) -> np.nda
             arr = as_float_array(b, f"boxes[{i}]")
             if arr.size == 0 and arr.ndim == 1:
                 arr = arr.reshape(0, 4)
-            if arr.shape[1] != 4:
+            if arr.ndim != 2 or arr.shape[1] != 4:
                 raise ValueError(f"boxes[{i}] must have shape (K_i, 4), got shape {arr.shape}")
             parts.append(np.concatenate([np.full((len(arr), 1), i, dtype=np.float64), arr], axis=1))
         rois = np.concatenate(parts) if parts else np.zeros((0, 5))
@@ -149,6 +151,8 @@ def _as_input_shape(value, channels: int) -> tuple[int, int, int, int]:
     n, c, h, w = (int(v) for v in shape)
     if n < 0 or h < 1 or w < 1:
         raise ValueError(f"input_shape must have N >= 0 and H, W >= 1, got {shape}")
+    if max(n, h, w) > _INT32_MAX:
+        raise ValueError(f"input_shape N, H and W must be at most 2**31 - 1, got {shape}")
     if c != channels:
         raise ValueError(f"input_shape has {c} channels but grad_output has {channels}")
     return n, c, h, w
@@ -398,8 +402,9 @@ def roi_pool_backward(grad_output: ArrayLike, boxes: BoxesLike, argmax: ArrayLik
 
 def _infer_scale(feature_size: tuple[int, int], image_size: tuple[int, int]) -> float:
     # torchvision rounds log2 of the height ratio in float32 (half to even).
-    ratio = np.float32(float(feature_size[0]) / float(image_size[0]))
-    return 2.0 ** float(np.rint(np.log2(ratio)))
+    with np.errstate(over="ignore", divide="ignore"):
+        ratio = np.float32(float(feature_size[0]) / float(image_size[0]))
+        return 2.0 ** float(np.rint(np.log2(ratio)))
 
 
 def _fpn_levels(rois: np.ndarray, k_min: int, k_max: int, canonical_scale: float,
@@ -472,6 +477,10 @@ def multiscale_roi_align(features: Sequence[ArrayLike], boxes: BoxesLike,
     is_aligned = _aligned(aligned)
     image_size = _image_size(image_shapes)
     scales = [_infer_scale(f.shape[2:], image_size) for f in maps]
+    for i, scale in enumerate(scales):
+        if not 0 < scale < np.inf:
+            raise ValueError(f"image_shapes (largest height {image_size[0]}) give features[{i}] a scale of "
+                             f"{scale}: its height ratio must round to a finite power of 2")
     rois = _as_rois(boxes, dtype, maps[0].shape[0], max(scales))
     inverted = (rois[:, 3] < rois[:, 1]) | (rois[:, 4] < rois[:, 2])
     if inverted.any():

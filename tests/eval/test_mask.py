@@ -285,6 +285,43 @@ def test_uncompressed_rles_match_pycocotools(counts):
             np.testing.assert_array_equal(dm.toBbox(rle), pm.toBbox(rle))
 
 
+
+
+def test_bytearray_counts_are_compressed_strings():
+    # pycocotools reads a bytearray as the compressed string; it must not be taken for run lengths.
+    rle = pm.encode(np.asfortranarray(np.eye(6, dtype=np.uint8)))
+    as_bytearray = {"size": rle["size"], "counts": bytearray(rle["counts"])}
+    assert dm.area(as_bytearray) == pm.area(rle) == 6
+    np.testing.assert_array_equal(dm.decode(as_bytearray), np.eye(6))
+
+@st.composite
+def zero_run_rles(draw, total):
+    """Uncompressed RLEs of `total` pixels with zero-length runs anywhere (leading, inside, trailing)."""
+    cuts = sorted(draw(st.lists(st.integers(0, total), max_size=8)))
+    counts = [b - a for a, b in zip([0] + cuts, cuts + [total])]
+    for _ in range(draw(st.integers(0, 4))):
+        i = draw(st.integers(0, len(counts)))
+        counts[i:i] = [0, 0] if draw(st.booleans()) else [0]
+    return counts
+
+
+@given(st.data(), st.integers(0, 12), st.integers(2, 3), st.booleans())
+def test_merge_of_zero_run_rles_is_exact(data, total, n, intersect):
+    # Two RLEs can both sit on zero-length runs with pixels still to come (e.g. both start with
+    # [0, 0, ...]); the merge must not stop there (pycocotools does, returning counts that do not
+    # sum to h * w).
+    objs = [{"size": [1, total], "counts": data.draw(zero_run_rles(total))} for _ in range(n)]
+    got = dm.merge(objs, intersect)
+    dense = np.stack([np.repeat(np.arange(len(o["counts"])) % 2, o["counts"]) for o in objs]).astype(bool)
+    want = dense.all(0) if intersect else dense.any(0)
+    np.testing.assert_array_equal(dm.decode(got)[0], want)
+    if n == 2 and sum(len(o["counts"]) for o in objs) <= total + 1:  # within pycocotools' buffer
+        rles = pm.frPyObjects(objs, 1, total)
+        theirs = pm.merge(rles, intersect)
+        if sum(ref.string_to_counts(theirs["counts"])) == total:  # pycocotools got it right
+            assert dm.merge(rles, intersect) == theirs
+
+
 @given(st.lists(st.integers(0, 2**24 - 1) | st.integers(0, 2**31 - 1), min_size=1, max_size=8))
 def test_string_round_trip_of_large_counts(counts):
     total = sum(counts)
@@ -331,6 +368,8 @@ def test_encode_errors(bad, exc, match):
     ([{"size": [2.0, 2], "counts": b"4"}], TypeError, "height must be an integer"),
     ([{"size": [2, -2], "counts": b"4"}], ValueError, "width must be >= 0"),
     ([{"size": [2**16, 2**16], "counts": b"4"}], ValueError, "at most 2147483647 pixels"),
+    ([{"size": [2**70, 0], "counts": b"0"}], ValueError, "height must be at most 2147483647"),
+    ([{"size": [0, 2**40], "counts": b"0"}], ValueError, "width must be at most 2147483647"),
     ([GOOD, {"size": [2, 2], "counts": b"05"}], ValueError, r"rleObjs\[1\]\['counts'\] run lengths sum to 5"),
     ([{"size": [2, 2], "counts": b"0 4"}], ValueError, "invalid character .* at position 1"),
     ([{"size": [2, 2], "counts": b"0p"}], ValueError, "invalid character"),
@@ -388,6 +427,8 @@ def test_iou_errors(dt, gt, crowd, exc, match):
     ([[1, 2, 3, 4, 5, 6]], -1, 5, ValueError, "h must be a non-negative integer"),
     ([[1, 2, 3, 4, 5, 6]], 5, 2.0, TypeError, "w must be a non-negative integer"),
     ([[1, 2, 3, 4, 5, 6]], 2**16, 2**16, ValueError, "h \\* w must be at most"),
+    ([[1, 2, 3, 4, 5, 6]], 2**32, 0, ValueError, "h must be at most 2147483647"),
+    ([[1, 2, 3, 4]], 0, 2**70, ValueError, "w must be at most 2147483647"),
     ([], 5, 5, TypeError, "pyobj must be an"),
     ("poly", 5, 5, TypeError, "pyobj must be an"),
     ([None], 5, 5, TypeError, r"pyobj\[0\] must be a box, a polygon or an RLE dict"),

@@ -312,6 +312,31 @@ def test_voc_ap_errors():
     with pytest.raises(ValueError, match="1-D"):
         voc_ap([[0.5]], [[1.0]])
     assert voc_ap([], []) == 0.0
+    with pytest.raises(TypeError, match="recall must hold real numbers"):
+        voc_ap(["a"], [1.0])
+    with pytest.raises(ValueError, match="precision must be finite"):
+        voc_ap([0.5], [np.nan])
+    with pytest.raises(ValueError, match="recall must be finite"):
+        voc_ap([np.inf], [1.0], use_07_metric=True)
+
+
+def test_difficult_none_means_absent():
+    # An explicit None reads as "no difficult column", in per-image dicts as in the flat form.
+    dets = [{"boxes": [[0, 0, 9, 9]], "scores": [0.5], "labels": [0]}]
+    gt = [{"boxes": [[0, 0, 9, 9]], "labels": [0], "difficult": None}]
+    assert evaluate_voc(gt, dets).ap.tolist() == [1.0]
+    flat = {"image_ids": [0], "boxes": [[0, 0, 9, 9]], "labels": [0], "difficult": None}
+    assert evaluate_voc(flat, dets).ap.tolist() == [1.0]
+
+
+def test_records_needing_full_checks_still_evaluate():
+    # Records that are valid one by one but do not stack into valid columns (uint64 and int64
+    # labels concatenate to float64) are validated record by record and then evaluated.
+    dets = [{"boxes": [[0, 0, 9, 9]], "scores": [0.5], "labels": [0]}] * 2
+    gt = [{"boxes": [[0, 0, 9, 9]], "labels": np.array([0], np.uint64)},
+          {"boxes": [[0, 0, 9, 9]], "labels": np.array([0], np.int64), "difficult": [True]}]
+    r = evaluate_voc(gt, dets)
+    assert r.n_positives.tolist() == [1] and r.ap.tolist() == [1.0]
 
 
 def test_inputs_are_not_mutated():

@@ -405,6 +405,10 @@ def test_forward_errors(fn):
         fn(X, ROIS, 2, np.inf)
     with pytest.raises(TypeError, match="spatial_scale must be a real number"):
         fn(X, ROIS, 2, "0.25")
+    with pytest.raises(ValueError, match=r"output_size must be at most 2\*\*31 - 1"):
+        fn(X, ROIS, (2, 2**70))
+    with pytest.raises(ValueError, match=r"boxes\[0\] must have shape \(K_i, 4\), got shape \(0, 4, 1\)"):
+        fn(X, [np.zeros((0, 4, 1))], 2)
 
 
 def test_roi_align_argument_errors():
@@ -432,6 +436,11 @@ def test_backward_errors():
         detkit.roi_align_backward(g, ROIS, 5, 2)
     with pytest.raises(ValueError, match="input_shape must have N >= 0 and H, W >= 1"):
         detkit.roi_align_backward(g, ROIS, (2, 3, 0, 5), 2)
+    for shape in [(2**70, 3, 4, 5), (2, 3, 2**31, 5), (2, 3, 4, 2**64)]:
+        with pytest.raises(ValueError, match=r"input_shape N, H and W must be at most 2\*\*31 - 1"):
+            detkit.roi_align_backward(g, ROIS, shape, 2)
+        with pytest.raises(ValueError, match=r"input_shape N, H and W must be at most 2\*\*31 - 1"):
+            detkit.roi_pool_backward(g, ROIS, np.zeros(g.shape, np.int64), shape)
     with pytest.raises(ValueError, match="grad_output has 2 rows but boxes hold 1 RoIs"):
         detkit.roi_align_backward(g, ROIS[:1], X.shape, 2)
     with pytest.raises(ValueError, match=r"integer batch indices in \[0, 1\)"):
@@ -483,6 +492,9 @@ def test_multiscale_errors():
         detkit.multiscale_roi_align(feats, boxes, 128, 7, 2)
     with pytest.raises(ValueError, match="image_shapes height must be in"):
         detkit.multiscale_roi_align(feats, boxes, [(0, 160)], 7, 2)
+    for bad in (1e300, 1e-300):  # the inferred scale 2**round(log2(H_l / H_img)) is not finite / zero
+        with pytest.raises(ValueError, match=r"image_shapes .* give features\[0\] a scale of"):
+            detkit.multiscale_roi_align(feats, boxes, [(bad, 160)], 7, 2)
     with pytest.raises(ValueError, match="canonical_scale must be in"):
         detkit.multiscale_roi_align(feats, boxes, shapes, 7, 2, canonical_scale=0)
     with pytest.raises(TypeError, match="x must be a mapping"):
