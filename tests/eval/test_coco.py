@@ -244,6 +244,18 @@ def test_generated_keypoints_custom_sigmas_and_use_cats_0():
     assert_same(*evaluate_both(gt, dt, "keypoints", configure))
 
 
+@pytest.mark.parametrize("thresholds", [[0.05, 0.1], [0.06, 0.3, 0.9], [0.0, 0.5], [0.2]])
+def test_generated_keypoints_low_thresholds(thresholds):
+    # far keypoint pairs skip their exponentials when the OKS is certainly below every threshold:
+    # low thresholds put many pairs right at that bound
+    gt, dt = make_dataset(500 + len(thresholds), images=40, keypoints=17, dets=20)
+
+    def configure(p):
+        p.iouThrs = np.array(thresholds)
+
+    assert_same(*evaluate_both(gt, dt, "keypoints", configure))
+
+
 @pytest.mark.parametrize("max_dets", [[1, 5, 10], [10], [2, 100, 300]])
 def test_generated_max_dets_truncation(max_dets):
     gt, dt = make_dataset(7, dets=40, tie_scores=True)
