@@ -16,6 +16,9 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
+constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                             1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
 class Scanner {
  public:
   Scanner(const char* data, size_t size) : p_(data), end_(data + size) {}
@@ -68,13 +71,90 @@ class Scanner {
     return false;
   }
 
-  // A JSON number (strict grammar), converted with correct rounding: decimal mantissas up to
-  // 2^53 with a power of ten up to 22 take Clinger's exact fast path (one correctly rounded
-  // multiplication or division of exact operands); everything else goes to std::from_chars.
+  // A JSON number (strict grammar), converted with correct rounding. The common shape, an
+  // optional '-', an integer part and an optional fraction with at most 19 digits in all, is read
+  // here: mantissas up to 2^53 take Clinger's exact fast path (one correctly rounded division of
+  // exact operands), larger ones (float32 values printed by Python have 17 digits) a candidate
+  // checked and corrected with exact 128-bit integer arithmetic. Everything else (exponents,
+  // longer digit strings) goes through number_general.
   bool number(double& value) {
-    static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    ws();
+    const char* q = p_;
+    const bool negative = q < end_ && *q == '-';
+    if (negative) ++q;
+    if (q >= end_) return false;
+    const char* digits_begin = q;
+    uint64_t m = 0;
+    if (*q == '0') {
+      ++q;
+    } else if (*q >= '1' && *q <= '9') {
+      while (q < end_ && *q >= '0' && *q <= '9' && q - digits_begin < 20) m = m * 10 + static_cast<uint64_t>(*q++ - '0');
+    } else {
+      return false;
+    }
+    int64_t digits = q - digits_begin, fraction = 0;
+    if (q < end_ && *q == '.') {
+      const char* f = ++q;
+      uint32_t eight;
+      while (end_ - q >= 8 && q - f + 8 <= 19 && eight_digits(q, eight)) {
+        m = m * 100000000 + eight;
+        q += 8;
+      }
+      while (q < end_ && *q >= '0' && *q <= '9' && q - f < 20) m = m * 10 + static_cast<uint64_t>(*q++ - '0');
+      fraction = q - f;
+      if (fraction == 0) return false;
+      digits += fraction;
+    }
+    if (digits > 19 || (q < end_ && ((*q >= '0' && *q <= '9') || *q == 'e' || *q == 'E')))
+      return number_general(value);
+    double v;
+    if (m <= (uint64_t{1} << 53)) {
+      v = static_cast<double>(m) / kPow10[fraction];
+    } else if (!divide_pow10(m, static_cast<int>(fraction), v)) {
+      return number_general(value);
+    }
+    value = negative ? -v : v;
+    p_ = q;
+    return true;
+  }
+
+  // Correctly rounded m / 10^q for 2^53 < m < 2^64 and 0 <= q <= 19, or false. The candidate
+  // (two roundings, within about an ulp) is tested against the rounding boundaries of its binade,
+  // m * 2^(1-E) against (2M -+ 1) * 10^q for candidate M * 2^E, and moved by an ulp while wrong.
+  static bool divide_pow10(uint64_t m, int q, double& out) {
+#if defined(__SIZEOF_INT128__)
+    using u128 = unsigned __int128;
+    uint64_t p10 = 1;  // 10^19 < 2^64
+    for (int i = 0; i < q; ++i) p10 *= 10;
+    const int m_bits = 64 - __builtin_clzll(m);
+    double v = static_cast<double>(m) / kPow10[q];
+    uint64_t bits;
+    std::memcpy(&bits, &v, 8);
+    for (int attempt = 0; attempt < 3; ++attempt) {  // v is positive, normal: bits +- 1 steps an ulp
+      const uint64_t M = (bits & ((uint64_t{1} << 52) - 1)) | (uint64_t{1} << 52);
+      const int shift = 1 - (static_cast<int>(bits >> 52) - 1075);  // v = M * 2^(1 - shift)
+      // at the bottom of a binade the lower neighbour is closer: leave it to from_chars
+      if (M == (uint64_t{1} << 52) || shift < 0 || m_bits + shift > 127) return false;
+      const u128 x = static_cast<u128>(m) << shift;
+      const u128 lo = static_cast<u128>(2 * M - 1) * p10, hi = static_cast<u128>(2 * M + 1) * p10;
+      if (x == lo || x == hi) {  // a tie: to the even mantissa
+        if (M % 2) bits = x == lo ? bits - 1 : bits + 1;
+      } else if (x < lo || x > hi) {
+        bits = x < lo ? bits - 1 : bits + 1;
+        continue;
+      }
+      std::memcpy(&out, &bits, 8);
+      return true;
+    }
+#else
+    (void)m;
+    (void)q;
+    (void)out;
+#endif
+    return false;
+  }
+
+  bool number_general(double& value) {
     ws();
     const char* start = p_;
     const char* q = p_;

@@ -669,14 +669,24 @@ def test_json_numbers_read_exactly_like_python(tmp_path):
     rng = np.random.default_rng(0)
     values = list(rng.standard_normal(3000) * 10.0 ** rng.integers(-30, 30, 3000))
     values += [float(np.float32(v)) for v in rng.random(3000) * 600]
+    values += [float(np.float32(v)) for v in rng.random(3000) * 10.0 ** rng.integers(-6, 7, 3000)]
     values += [0.0, -0.0, 1e22, 1e23, 9007199254740993.0, 5e-324, 1.7976931348623157e308]
     texts = [repr(float(v)) for v in values] + ["1E5", "1e-5", "123.456e-2", "-0", "100",
                                                 "12345678901234567890123", "0.1000000000000000055511151231257827"]
+    # 16 to 20 digit decimals (mantissas above 2^53), ties between doubles, binade edges
+    digits = rng.integers(0, 10, (4000, 20))
+    for row, length, point in zip(digits, rng.integers(16, 21, 4000), rng.integers(1, 20, 4000)):
+        text = "".join(map(str, row[:length])).lstrip("0") or "0"
+        texts.append(text[:point] + "." + (text[point:] or "0") if point < len(text) else text + ".0")
+    texts += ["9007199254740993.0", "9007199254740995.0", "-9007199254740993.5", "4503599627370497.5",
+              "18014398509481985.0", "9007199254740992.0", "0.9999999999999999", "0.99999999999999994",
+              "1.0000000000000002", "0.00012345678901234567", "1844674407370955.1615"]
     body = ", ".join('{"image_id": 7, "category_id": 1, "bbox": [%s, 1, 2, 3], "score": %s}' % (t, t)
                      for t in texts)
     (tmp_path / "dt.json").write_text("[" + body + "]")
     gt, _ = make_dataset(1)
     res = COCO(gt).loadRes(str(tmp_path / "dt.json"))
+    assert res._dataset is None  # read by the native scanner (not the json module fallback)
     expected = np.array([float(t) for t in texts])
     got = res._eval_columns()
     assert np.array_equal(got["score"].view(np.uint64), expected.view(np.uint64))
