@@ -716,3 +716,40 @@ def test_keypoints_from_files_take_the_native_path(tmp_path):
     assert_same(pc, dk)
     assert dk[0].cocoDt._dataset is None  # evaluated from columns, dicts never built
     assert dk[0].cocoDt.dataset["annotations"] == pc[0].cocoDt.dataset["annotations"]
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_json_scanner_large_ground_truth_in_chunks(tmp_path, nested):
+    # files over 8 MB are split into chunks parsed in parallel; the annotations array is followed
+    # by another key, keypoints appear only in some records, and (nested) lists of objects inside
+    # records put wrong chunk-start guesses in the way (the scanner then parses sequentially)
+    import detkit
+
+    rng = np.random.default_rng(3)
+    anns = []
+    for i in range(400):
+        ann = {"id": i + 1, "image_id": int(rng.integers(1, 6)), "category_id": 1,
+               "bbox": [float(v) for v in rng.uniform(1, 50, 4)], "area": float(rng.uniform(1, 900)),
+               "iscrowd": int(rng.random() < 0.1), "pad": "x" * 25_000}
+        if i % 3 == 0:
+            ann["keypoints"] = [float(v) for v in rng.uniform(0, 60, 9)]
+            ann["num_keypoints"] = 3
+        if nested:
+            ann["parts"] = [{"k": j} for j in range(300)]
+        anns.append(ann)
+    data = {"images": [{"id": i} for i in range(1, 6)], "annotations": anns,
+            "categories": [{"id": 1, "name": "a"}]}
+    path = tmp_path / "gt.json"
+    path.write_text(json.dumps(data))
+    assert path.stat().st_size > 9 << 20
+    before = detkit.get_num_threads()
+    detkit.set_num_threads(4)
+    try:
+        fast = COCO(str(path))
+    finally:
+        detkit.set_num_threads(before)
+    assert fast._dataset is None  # read by the native scanner
+    slow = COCO(data)
+    got, expected = fast._eval_columns(), slow._eval_columns()
+    for key in ("id", "image_id", "category_id", "bbox", "area", "iscrowd", "keypoints", "num_keypoints"):
+        assert np.array_equal(got[key], expected[key], equal_nan=True), key
