@@ -4,7 +4,9 @@
 sparse ids, annotations with boxes, areas, crowd flags and small polygon segmentations) and
 ``dt.json`` (box results: jittered copies of the gts plus false positives, up to 100 per image,
 scores as float32 values written with Python's float repr, as detectron2 and mmdet write them).
-Files are regenerated only when absent. ``kind="keypoints"`` writes a person-keypoints pair.
+Files are regenerated only when absent. ``kind="keypoints"`` writes a person-keypoints pair;
+``kind="segm"`` gives each gt a 12-vertex polygon (an ellipse inside its box) and writes mask
+results as compressed RLEs of jittered copies of those polygons plus false positives.
 """
 
 from __future__ import annotations
@@ -104,6 +106,35 @@ def _keypoint_results(rng: np.random.Generator, gt: dict, per_image: int) -> lis
     return results
 
 
+def _ellipse(box, rng: np.random.Generator, vertices: int = 12) -> list:
+    x, y, w, h = box
+    t = np.linspace(0, 2 * np.pi, vertices, endpoint=False) + rng.uniform(0, np.pi)
+    r = rng.uniform(0.8, 1.0, vertices)
+    pts = np.stack([x + w / 2 * (1 + r * np.cos(t)), y + h / 2 * (1 + r * np.sin(t))], 1)
+    return [np.round(pts, 2).ravel().tolist()]
+
+
+def _segm_gt(rng: np.random.Generator, num_images: int, gt_per_image: float) -> dict:
+    gt = _gt(rng, num_images, gt_per_image)
+    for a in gt["annotations"]:
+        a["segmentation"] = _ellipse(a["bbox"], rng)
+    return gt
+
+
+def _segm_results(rng: np.random.Generator, gt: dict, per_image: int) -> list:
+    from detkit.eval import mask as mask_utils
+
+    sizes = {img["id"]: (img["width"], img["height"]) for img in gt["images"]}
+    results = []
+    for r in _boxes_results(rng, gt, per_image):  # jittered gt boxes and false positives
+        w, h = sizes[r["image_id"]]
+        rle = mask_utils.frPyObjects(_ellipse(r["bbox"], rng), h, w)
+        rle = mask_utils.merge(rle) if isinstance(rle, list) else rle
+        results.append({"image_id": r["image_id"], "category_id": r["category_id"], "score": r["score"],
+                        "segmentation": {"size": [h, w], "counts": rle["counts"].decode()}})
+    return results
+
+
 def write_coco_workload(directory, *, kind: str = "bbox", num_images: int = 5000,
                         gt_per_image: float = 7.3, dets_per_image: int = 100,
                         seed: int = 0) -> Tuple[Path, Path]:
@@ -120,12 +151,22 @@ def write_coco_workload(directory, *, kind: str = "bbox", num_images: int = 5000
     elif kind == "keypoints":
         gt = _gt(rng, num_images, gt_per_image, num_kpts=17)
         dt = _keypoint_results(rng, gt, dets_per_image)
+    elif kind == "segm":
+        gt = _segm_gt(rng, num_images, gt_per_image)
+        dt = _segm_results(rng, gt, dets_per_image)
     else:
-        raise ValueError(f"kind must be 'bbox' or 'keypoints', got {kind!r}")
+        raise ValueError(f"kind must be 'bbox', 'keypoints' or 'segm', got {kind!r}")
     gt_path.write_text(json.dumps(gt))
     dt_path.write_text(json.dumps(dt))
     return gt_path, dt_path
 
+
+# workload sizes per kind (segm is scaled down: pycocotools takes minutes on mask IoUs at 5k images)
+WORKLOADS = {
+    "bbox": {},
+    "keypoints": {"dets_per_image": 20},
+    "segm": {"num_images": 1000, "dets_per_image": 20},
+}
 
 # ---------------------------------------------------------------------- end-to-end runners
 PEERS = {
@@ -189,19 +230,19 @@ def peak_memory_mb(name: str, gt_path, dt_path, iou_type: str = "bbox") -> float
 
 
 def main(argv=None) -> int:
-    """``python -m bench.coco_data [--kind bbox|keypoints] [--memory]``: one end-to-end run per peer,
-    side by side, with stats equality against detkit (and peak memory)."""
+    """``python -m bench.coco_data [--kind bbox|keypoints|segm] [--memory]``: one end-to-end run per
+    peer, side by side, with stats equality against detkit (and peak memory)."""
     import argparse
     import tempfile
     import time
 
     parser = argparse.ArgumentParser(prog="python -m bench.coco_data")
-    parser.add_argument("--kind", default="bbox", choices=["bbox", "keypoints"])
+    parser.add_argument("--kind", default="bbox", choices=sorted(WORKLOADS))
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--skip", nargs="*", default=[], help="peers to leave out")
     args = parser.parse_args(argv)
     gt, dt = write_coco_workload(Path(tempfile.gettempdir()) / "detkit-bench-coco", kind=args.kind,
-                                 **({"dets_per_image": 20} if args.kind == "keypoints" else {}))
+                                 **WORKLOADS[args.kind])
     base = None
     for name in available_peers():
         if name in args.skip:

@@ -54,11 +54,20 @@ void box_overlaps(const double* dt_box, const int64_t* dt_rows, int64_t d_n, con
 }
 
 // Object keypoint similarity exactly as pycocotools' computeOks (D x G).
+//
+// below > 0 (evaluation without details): a pair whose OKS is certainly below `below` is stored as
+// 0 without its exponentials (it cannot match at any threshold >= below). The test is a cheap
+// upper bound: a term with e >= kFar contributes at most exp(-kFar) < kFarTerm, any other term at
+// most 1. e >= kFar is tested as d^2 >= kFar * var * 2 * scale, inflated by a relative 1e-9 so
+// rounding can never make it claim a near keypoint far.
 void oks_overlaps(const CocoGtColumns& gt, const int64_t* gt_rows, int64_t g_n, const CocoDtColumns& dt,
-                  const int64_t* dt_rows, int64_t d_n, const std::vector<double>& vars, double* out) {
+                  const int64_t* dt_rows, int64_t d_n, const std::vector<double>& vars, double below,
+                  double* out) {
+  constexpr double kFar = 3.0, kFarTerm = 0.0498;  // exp(-3) = 0.049787...
   const int64_t k = static_cast<int64_t>(vars.size());
   const double eps = std::numeric_limits<double>::epsilon();  // np.spacing(1)
-  std::vector<double> terms(k);
+  std::vector<double> terms(k), far(k);
+  const bool vars_ok = std::all_of(vars.begin(), vars.end(), [](double v) { return v > 0 && std::isfinite(v); });
   for (int64_t g = 0; g < g_n; ++g) {
     const int64_t gr = gt_rows[g];
     const double* kg = gt.keypoints + 3 * k * gr;
@@ -68,19 +77,40 @@ void oks_overlaps(const CocoGtColumns& gt, const int64_t* gt_rows, int64_t g_n, 
     const double x0 = bb[0] - bb[2], x1 = bb[0] + bb[2] * 2;
     const double y0 = bb[1] - bb[3], y1 = bb[1] + bb[3] * 2;
     const double scale = gt.area[gr] + eps;
+    const bool bound = below > 0 && vars_ok && scale > 0 && std::isfinite(scale);
+    if (bound)
+      for (int64_t j = 0; j < k; ++j) far[j] = kFar * vars[j] * 2 * scale * (1 + 1e-9);
+    const int64_t terms_used = visible > 0 ? visible : k;
     for (int64_t d = 0; d < d_n; ++d) {
       const double* kd = dt.keypoints + 3 * k * dt_rows[d];
-      int64_t used = 0;
-      for (int64_t j = 0; j < k; ++j) {
-        double dx, dy;
+      auto delta = [&](int64_t j, double& dx, double& dy) {
         if (visible > 0) {
-          if (!(kg[3 * j + 2] > 0)) continue;
           dx = kd[3 * j] - kg[3 * j];
           dy = kd[3 * j + 1] - kg[3 * j + 1];
         } else {
           dx = std::max(0.0, x0 - kd[3 * j]) + std::max(0.0, kd[3 * j] - x1);
           dy = std::max(0.0, y0 - kd[3 * j + 1]) + std::max(0.0, kd[3 * j + 1] - y1);
         }
+      };
+      if (bound) {
+        int64_t near = 0;
+        for (int64_t j = 0; j < k; ++j) {
+          if (visible > 0 && !(kg[3 * j + 2] > 0)) continue;
+          double dx, dy;
+          delta(j, dx, dy);
+          near += !(dx * dx + dy * dy >= far[j]);  // NaN counts as near
+        }
+        const double upper = static_cast<double>(near) + kFarTerm * static_cast<double>(terms_used - near);
+        if (upper < below * static_cast<double>(terms_used) * (1 - 1e-9)) {
+          out[d * g_n + g] = 0.0;
+          continue;
+        }
+      }
+      int64_t used = 0;
+      for (int64_t j = 0; j < k; ++j) {
+        if (visible > 0 && !(kg[3 * j + 2] > 0)) continue;
+        double dx, dy;
+        delta(j, dx, dy);
         const double e = (dx * dx + dy * dy) / vars[j] / scale / 2;
         terms[used++] = std::exp(-e);
       }
@@ -180,10 +210,13 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
   }
   std::vector<double> thresholds(T);
   for (int64_t t = 0; t < T; ++t) thresholds[t] = std::min(opt.iou_thresholds[t], 1 - 1e-10);
+  // an overlap below every threshold never matches
+  double lowest = T > 0 ? *std::min_element(thresholds.begin(), thresholds.end()) : 0.0;
+  if (std::any_of(thresholds.begin(), thresholds.end(), [](double v) { return std::isnan(v); })) lowest = 0.0;
 
   parallel_for(C, 256, [&](int64_t begin, int64_t end) {
     std::vector<double> overlaps;
-    std::vector<int64_t> order;
+    std::vector<int64_t> order, cand, cand_offsets;
     std::vector<uint8_t> ig, taken;
     for (int64_t c = begin; c < end; ++c) {
       const int64_t g0 = gt_offsets[c], G = gt_offsets[c + 1] - g0;
@@ -201,7 +234,7 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
           if (opt.iou_type == CocoIouType::kBox)
             box_overlaps(dt.bbox, drows, D, gt.bbox, grows, gt.iscrowd, G, overlaps.data());
           else
-            oks_overlaps(gt, grows, G, dt, drows, D, opt.kpt_vars, overlaps.data());
+            oks_overlaps(gt, grows, G, dt, drows, D, opt.kpt_vars, opt.keep_details ? 0.0 : lowest, overlaps.data());
           ov = overlaps.data();
         }
         if (opt.keep_details)
@@ -237,6 +270,26 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
             st.gt_order[a * total_gt + g0 + p] = grows[order[p]];
             st.gt_ignore[a * total_gt + g0 + p] = ig[p];
           }
+        // Candidates: per detection, the gt positions whose overlap is not below the lowest
+        // threshold (the others never match; a NaN overlap matches anything after it, so a NaN
+        // makes every position a candidate).
+        cand_offsets.assign(D + 1, 0);
+        cand.clear();
+        if (have_overlaps)
+          for (int64_t d = 0; d < D; ++d) {
+            const double* row = ov + d * G;
+            bool any_nan = false;
+            for (int64_t p = 0; p < G; ++p) {
+              const double o = row[order[p]];
+              any_nan |= std::isnan(o);
+              if (!(o < lowest)) cand.push_back(p);
+            }
+            if (any_nan) {
+              cand.resize(cand_offsets[d]);
+              for (int64_t p = 0; p < G; ++p) cand.push_back(p);
+            }
+            cand_offsets[d + 1] = static_cast<int64_t>(cand.size());
+          }
         for (int64_t t = 0; t < T; ++t) {
           taken.assign(G, 0);
           for (int64_t d = 0; d < D; ++d) {
@@ -244,7 +297,8 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
             int64_t m = -1;
             if (have_overlaps) {
               double best = thresholds[t];
-              for (int64_t p = 0; p < G; ++p) {
+              for (int64_t q = cand_offsets[d]; q < cand_offsets[d + 1]; ++q) {
+                const int64_t p = cand[q];
                 const int64_t g = order[p];
                 if (taken[p] && !gt.iscrowd[grows[g]]) continue;
                 if (m > -1 && !ig[m] && ig[p]) break;

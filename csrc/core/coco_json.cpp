@@ -16,6 +16,9 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
+constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                             1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
 class Scanner {
  public:
   Scanner(const char* data, size_t size) : p_(data), end_(data + size) {}
@@ -68,13 +71,90 @@ class Scanner {
     return false;
   }
 
-  // A JSON number (strict grammar), converted with correct rounding: decimal mantissas up to
-  // 2^53 with a power of ten up to 22 take Clinger's exact fast path (one correctly rounded
-  // multiplication or division of exact operands); everything else goes to std::from_chars.
+  // A JSON number (strict grammar), converted with correct rounding. The common shape, an
+  // optional '-', an integer part and an optional fraction with at most 19 digits in all, is read
+  // here: mantissas up to 2^53 take Clinger's exact fast path (one correctly rounded division of
+  // exact operands), larger ones (float32 values printed by Python have 17 digits) a candidate
+  // checked and corrected with exact 128-bit integer arithmetic. Everything else (exponents,
+  // longer digit strings) goes through number_general.
   bool number(double& value) {
-    static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    ws();
+    const char* q = p_;
+    const bool negative = q < end_ && *q == '-';
+    if (negative) ++q;
+    if (q >= end_) return false;
+    const char* digits_begin = q;
+    uint64_t m = 0;
+    if (*q == '0') {
+      ++q;
+    } else if (*q >= '1' && *q <= '9') {
+      while (q < end_ && *q >= '0' && *q <= '9' && q - digits_begin < 20) m = m * 10 + static_cast<uint64_t>(*q++ - '0');
+    } else {
+      return false;
+    }
+    int64_t digits = q - digits_begin, fraction = 0;
+    if (q < end_ && *q == '.') {
+      const char* f = ++q;
+      uint32_t eight;
+      while (end_ - q >= 8 && q - f + 8 <= 19 && eight_digits(q, eight)) {
+        m = m * 100000000 + eight;
+        q += 8;
+      }
+      while (q < end_ && *q >= '0' && *q <= '9' && q - f < 20) m = m * 10 + static_cast<uint64_t>(*q++ - '0');
+      fraction = q - f;
+      if (fraction == 0) return false;
+      digits += fraction;
+    }
+    if (digits > 19 || (q < end_ && ((*q >= '0' && *q <= '9') || *q == 'e' || *q == 'E')))
+      return number_general(value);
+    double v;
+    if (m <= (uint64_t{1} << 53)) {
+      v = static_cast<double>(m) / kPow10[fraction];
+    } else if (!divide_pow10(m, static_cast<int>(fraction), v)) {
+      return number_general(value);
+    }
+    value = negative ? -v : v;
+    p_ = q;
+    return true;
+  }
+
+  // Correctly rounded m / 10^q for 2^53 < m < 2^64 and 0 <= q <= 19, or false. The candidate
+  // (two roundings, within about an ulp) is tested against the rounding boundaries of its binade,
+  // m * 2^(1-E) against (2M -+ 1) * 10^q for candidate M * 2^E, and moved by an ulp while wrong.
+  static bool divide_pow10(uint64_t m, int q, double& out) {
+#if defined(__SIZEOF_INT128__)
+    using u128 = unsigned __int128;
+    uint64_t p10 = 1;  // 10^19 < 2^64
+    for (int i = 0; i < q; ++i) p10 *= 10;
+    const int m_bits = 64 - __builtin_clzll(m);
+    double v = static_cast<double>(m) / kPow10[q];
+    uint64_t bits;
+    std::memcpy(&bits, &v, 8);
+    for (int attempt = 0; attempt < 3; ++attempt) {  // v is positive, normal: bits +- 1 steps an ulp
+      const uint64_t M = (bits & ((uint64_t{1} << 52) - 1)) | (uint64_t{1} << 52);
+      const int shift = 1 - (static_cast<int>(bits >> 52) - 1075);  // v = M * 2^(1 - shift)
+      // at the bottom of a binade the lower neighbour is closer: leave it to from_chars
+      if (M == (uint64_t{1} << 52) || shift < 0 || m_bits + shift > 127) return false;
+      const u128 x = static_cast<u128>(m) << shift;
+      const u128 lo = static_cast<u128>(2 * M - 1) * p10, hi = static_cast<u128>(2 * M + 1) * p10;
+      if (x == lo || x == hi) {  // a tie: to the even mantissa
+        if (M % 2) bits = x == lo ? bits - 1 : bits + 1;
+      } else if (x < lo || x > hi) {
+        bits = x < lo ? bits - 1 : bits + 1;
+        continue;
+      }
+      std::memcpy(&out, &bits, 8);
+      return true;
+    }
+#else
+    (void)m;
+    (void)q;
+    (void)out;
+#endif
+    return false;
+  }
+
+  bool number_general(double& value) {
     ws();
     const char* start = p_;
     const char* q = p_;
@@ -365,6 +445,152 @@ void append_columns(CocoResultColumns& out, CocoResultColumns&& part) {
   out.has_keypoints.insert(out.has_keypoints.end(), part.has_keypoints.begin(), part.has_keypoints.end());
 }
 
+// Reads one annotation object at the scanner's position and appends it to out.
+bool read_annotation(Scanner& s, std::vector<double>& kp, CocoInstanceColumns& out) {
+  int64_t id = 0, image_id = 0, category_id = 0;
+  bool have_id = false, have_image = false, have_category = false, have_box = false, have_area = false,
+       have_crowd = false, have_ignore = false, have_nkp = false, have_kp = false;
+  double box[4] = {kNaN, kNaN, kNaN, kNaN}, area = kNaN, crowd = 0, ignore = 0, nkp = kNaN;
+  const bool obj = s.object([&](const char* b, const char* e) {
+    if (key_is(b, e, "id")) return have_id = s.integer(id);
+    if (key_is(b, e, "image_id")) return have_image = s.integer(image_id);
+    if (key_is(b, e, "category_id")) return have_category = s.integer(category_id);
+    if (key_is(b, e, "bbox")) return have_box = read_box(s, box);
+    if (key_is(b, e, "area")) return have_area = s.number(area);
+    if (key_is(b, e, "iscrowd")) return have_crowd = s.number_or_bool(crowd);
+    if (key_is(b, e, "ignore")) return have_ignore = s.number_or_bool(ignore);
+    if (key_is(b, e, "num_keypoints")) return have_nkp = s.number(nkp);
+    if (key_is(b, e, "keypoints")) return have_kp = read_keypoints(s, kp, out.num_keypoint_values);
+    return s.skip_value();
+  });
+  if (!obj || !have_id || !have_image || !have_category) return false;
+  const int64_t row = static_cast<int64_t>(out.id.size());
+  out.id.push_back(id);
+  out.ann_image_id.push_back(image_id);
+  out.ann_category_id.push_back(category_id);
+  out.bbox.insert(out.bbox.end(), box, box + 4);
+  out.area.push_back(area);
+  out.iscrowd.push_back(crowd);
+  out.ignore.push_back(ignore);
+  out.num_keypoints.push_back(nkp);
+  out.has_bbox.push_back(have_box);
+  out.has_area.push_back(have_area);
+  out.has_iscrowd.push_back(have_crowd);
+  out.has_ignore.push_back(have_ignore);
+  out.has_num_keypoints.push_back(have_nkp);
+  out.has_keypoints.push_back(have_kp);
+  if (out.num_keypoint_values >= 0) {
+    pad_keypoints(out.keypoints, out.num_keypoint_values, row);
+    if (have_kp)
+      out.keypoints.insert(out.keypoints.end(), kp.begin(), kp.end());
+    else
+      pad_keypoints(out.keypoints, out.num_keypoint_values, row + 1);
+  }
+  return true;
+}
+
+// Parses annotation records from `begin` (a record's '{') until the scanner reaches `stop` right
+// after a ',' (returns 1) or the array's closing ']' (returns 2, with *close just past it);
+// 0 on failure. With stop null, only the closing ']' ends the chunk.
+int parse_annotation_chunk(const char* begin, const char* end, const char* stop, CocoInstanceColumns& out,
+                           const char** close) {
+  Scanner s(begin, static_cast<size_t>(end - begin));
+  std::vector<double> kp;
+  for (;;) {
+    if (!read_annotation(s, kp, out)) return 0;
+    if (s.eat(',')) {
+      if (stop) {
+        s.ws();
+        if (s.pos() == stop) return 1;
+        if (s.pos() > stop) return 0;
+      }
+      continue;
+    }
+    if (!s.eat(']')) return 0;
+    *close = s.pos();
+    return 2;
+  }
+}
+
+void append_instances(CocoInstanceColumns& out, CocoInstanceColumns&& part) {
+  auto cat = [](auto& a, auto& b) { a.insert(a.end(), b.begin(), b.end()); };
+  cat(out.id, part.id);
+  cat(out.ann_image_id, part.ann_image_id);
+  cat(out.ann_category_id, part.ann_category_id);
+  cat(out.bbox, part.bbox);
+  cat(out.area, part.area);
+  cat(out.iscrowd, part.iscrowd);
+  cat(out.ignore, part.ignore);
+  cat(out.num_keypoints, part.num_keypoints);
+  cat(out.has_bbox, part.has_bbox);
+  cat(out.has_area, part.has_area);
+  cat(out.has_iscrowd, part.has_iscrowd);
+  cat(out.has_ignore, part.has_ignore);
+  cat(out.has_num_keypoints, part.has_num_keypoints);
+  cat(out.has_keypoints, part.has_keypoints);
+}
+
+// The annotations array whose '[' the scanner is at, parsed in parallel chunks for large inputs
+// (chunk starts are guesses, accepted as for result files; chunks past the array's end are
+// dropped); the scanner is left after the closing ']'.
+bool read_annotations(Scanner& s, const char* end, CocoInstanceColumns& out) {
+  if (!s.eat('[')) return false;
+  if (s.eat(']')) return true;
+  s.ws();
+  const char* first = s.pos();
+  const int64_t chunks = std::min<int64_t>(get_num_threads(), static_cast<int64_t>((end - first) >> 22));
+  std::vector<const char*> starts{first};
+  for (int64_t c = 1; c < chunks; ++c) {
+    const char* g = first + (end - first) * c / chunks;
+    for (; g < end; ++g) {
+      if (*g != '{') continue;
+      const char* b = g - 1;
+      while (b > first && (*b == ' ' || *b == '\n' || *b == '\r' || *b == '\t')) --b;
+      if (*b == ',') break;
+    }
+    if (g >= end || g <= starts.back()) break;
+    starts.push_back(g);
+  }
+  const int64_t n = static_cast<int64_t>(starts.size());
+  std::vector<CocoInstanceColumns> parts(n);
+  std::vector<int> status(n, 0);
+  std::vector<const char*> closes(n, nullptr);
+  parallel_for(n, 1, [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c)
+      status[c] = parse_annotation_chunk(starts[c], end, c + 1 < n ? starts[c + 1] : nullptr, parts[c], &closes[c]);
+  });
+  int64_t used = 0;  // chunks up to the one holding the closing ']'
+  while (used < n && status[used] == 1) ++used;
+  bool ok = used < n && status[used] == 2;
+  int64_t width = -1;
+  for (int64_t c = 0; ok && c <= used; ++c) {
+    if (parts[c].num_keypoint_values < 0) continue;
+    if (width >= 0 && parts[c].num_keypoint_values != width) ok = false;
+    width = parts[c].num_keypoint_values;
+  }
+  const char* close = ok ? closes[used] : nullptr;
+  if (!ok) {
+    if (n == 1) return false;
+    CocoInstanceColumns whole;
+    if (parse_annotation_chunk(first, end, nullptr, whole, &close) != 2) return false;
+    parts.assign(1, std::move(whole));
+    used = 0;
+    width = parts[0].num_keypoint_values;
+  }
+  out.num_keypoint_values = width;
+  for (int64_t c = 0; c <= used; ++c) {
+    auto& part = parts[c];
+    if (width >= 0) {
+      if (part.num_keypoint_values < 0)  // a chunk without keypoints: NaN rows
+        part.keypoints.assign(part.id.size() * static_cast<size_t>(width), kNaN);
+      out.keypoints.insert(out.keypoints.end(), part.keypoints.begin(), part.keypoints.end());
+    }
+    append_instances(out, std::move(part));
+  }
+  s = Scanner(close, static_cast<size_t>(end - close));
+  return true;
+}
+
 }  // namespace
 
 bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out) {
@@ -427,7 +653,6 @@ bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out) {
 
 bool parse_coco_instances(const char* data, size_t size, CocoInstanceColumns& out) {
   Scanner s(data, size);
-  std::vector<double> kp;
   auto image = [&]() {
     int64_t id = 0;
     bool have_id = false;
@@ -450,48 +675,6 @@ bool parse_coco_instances(const char* data, size_t size, CocoInstanceColumns& ou
     out.category_id.push_back(id);
     return true;
   };
-  auto annotation = [&]() {
-    int64_t id = 0, image_id = 0, category_id = 0;
-    bool have_id = false, have_image = false, have_category = false, have_box = false, have_area = false,
-         have_crowd = false, have_ignore = false, have_nkp = false, have_kp = false;
-    double box[4] = {kNaN, kNaN, kNaN, kNaN}, area = kNaN, crowd = 0, ignore = 0, nkp = kNaN;
-    const bool obj = s.object([&](const char* b, const char* e) {
-      if (key_is(b, e, "id")) return have_id = s.integer(id);
-      if (key_is(b, e, "image_id")) return have_image = s.integer(image_id);
-      if (key_is(b, e, "category_id")) return have_category = s.integer(category_id);
-      if (key_is(b, e, "bbox")) return have_box = read_box(s, box);
-      if (key_is(b, e, "area")) return have_area = s.number(area);
-      if (key_is(b, e, "iscrowd")) return have_crowd = s.number_or_bool(crowd);
-      if (key_is(b, e, "ignore")) return have_ignore = s.number_or_bool(ignore);
-      if (key_is(b, e, "num_keypoints")) return have_nkp = s.number(nkp);
-      if (key_is(b, e, "keypoints")) return have_kp = read_keypoints(s, kp, out.num_keypoint_values);
-      return s.skip_value();
-    });
-    if (!obj || !have_id || !have_image || !have_category) return false;
-    const int64_t row = static_cast<int64_t>(out.id.size());
-    out.id.push_back(id);
-    out.ann_image_id.push_back(image_id);
-    out.ann_category_id.push_back(category_id);
-    out.bbox.insert(out.bbox.end(), box, box + 4);
-    out.area.push_back(area);
-    out.iscrowd.push_back(crowd);
-    out.ignore.push_back(ignore);
-    out.num_keypoints.push_back(nkp);
-    out.has_bbox.push_back(have_box);
-    out.has_area.push_back(have_area);
-    out.has_iscrowd.push_back(have_crowd);
-    out.has_ignore.push_back(have_ignore);
-    out.has_num_keypoints.push_back(have_nkp);
-    out.has_keypoints.push_back(have_kp);
-    if (out.num_keypoint_values >= 0) {
-      pad_keypoints(out.keypoints, out.num_keypoint_values, row);
-      if (have_kp)
-        out.keypoints.insert(out.keypoints.end(), kp.begin(), kp.end());
-      else
-        pad_keypoints(out.keypoints, out.num_keypoint_values, row + 1);
-    }
-    return true;
-  };
   const bool ok = s.object([&](const char* b, const char* e) {
     // a repeated key replaces the earlier value, as in Python's json module
     if (key_is(b, e, "images")) {
@@ -504,7 +687,7 @@ bool parse_coco_instances(const char* data, size_t size, CocoInstanceColumns& ou
     }
     if (key_is(b, e, "annotations")) {
       if (out.has_annotations) return false;  // rare: let the general parser handle it
-      return out.has_annotations = s.array(annotation);
+      return out.has_annotations = read_annotations(s, data + size, out);
     }
     return s.skip_value();
   });

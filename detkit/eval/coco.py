@@ -363,10 +363,11 @@ class COCO:
             from detkit.eval import mask as mask_utils
 
             res.dataset["categories"] = copy.deepcopy(self.dataset["categories"])
+            areas, boxes = _rle_areas_and_boxes(anns, mask_utils)
             for i, ann in enumerate(anns):
-                ann["area"] = mask_utils.area(ann["segmentation"])
+                ann["area"] = areas[i] if areas is not None else mask_utils.area(ann["segmentation"])
                 if "bbox" not in ann:
-                    ann["bbox"] = mask_utils.toBbox(ann["segmentation"])
+                    ann["bbox"] = boxes[i] if boxes is not None else mask_utils.toBbox(ann["segmentation"])
                 ann["id"] = i + 1
                 ann["iscrowd"] = 0
         elif "keypoints" in first:
@@ -416,6 +417,19 @@ class _Loader:
         else:
             anns = json.loads(_read_bytes(self.path))
         return self.gt._results_from_dicts(anns).dataset
+
+
+def _rle_areas_and_boxes(anns: List[dict], mask_utils) -> tuple:
+    """Areas and boxes of every result's RLE in one call each (the same values as one call per
+    record), or (None, None) when a segmentation is not an RLE dict or a call fails: the caller
+    then goes record by record, which also names the bad record."""
+    segs = [ann["segmentation"] for ann in anns]
+    if not all(isinstance(seg, dict) for seg in segs):
+        return None, None
+    try:
+        return mask_utils.area(segs), mask_utils.toBbox(segs)
+    except (ValueError, TypeError):
+        return None, None
 
 
 def _checked_box(ann: dict, i: int) -> Sequence[float]:

@@ -244,6 +244,18 @@ def test_generated_keypoints_custom_sigmas_and_use_cats_0():
     assert_same(*evaluate_both(gt, dt, "keypoints", configure))
 
 
+@pytest.mark.parametrize("thresholds", [[0.05, 0.1], [0.06, 0.3, 0.9], [0.0, 0.5], [0.2]])
+def test_generated_keypoints_low_thresholds(thresholds):
+    # far keypoint pairs skip their exponentials when the OKS is certainly below every threshold:
+    # low thresholds put many pairs right at that bound
+    gt, dt = make_dataset(500 + len(thresholds), images=40, keypoints=17, dets=20)
+
+    def configure(p):
+        p.iouThrs = np.array(thresholds)
+
+    assert_same(*evaluate_both(gt, dt, "keypoints", configure))
+
+
 @pytest.mark.parametrize("max_dets", [[1, 5, 10], [10], [2, 100, 300]])
 def test_generated_max_dets_truncation(max_dets):
     gt, dt = make_dataset(7, dets=40, tie_scores=True)
@@ -657,14 +669,24 @@ def test_json_numbers_read_exactly_like_python(tmp_path):
     rng = np.random.default_rng(0)
     values = list(rng.standard_normal(3000) * 10.0 ** rng.integers(-30, 30, 3000))
     values += [float(np.float32(v)) for v in rng.random(3000) * 600]
+    values += [float(np.float32(v)) for v in rng.random(3000) * 10.0 ** rng.integers(-6, 7, 3000)]
     values += [0.0, -0.0, 1e22, 1e23, 9007199254740993.0, 5e-324, 1.7976931348623157e308]
     texts = [repr(float(v)) for v in values] + ["1E5", "1e-5", "123.456e-2", "-0", "100",
                                                 "12345678901234567890123", "0.1000000000000000055511151231257827"]
+    # 16 to 20 digit decimals (mantissas above 2^53), ties between doubles, binade edges
+    digits = rng.integers(0, 10, (4000, 20))
+    for row, length, point in zip(digits, rng.integers(16, 21, 4000), rng.integers(1, 20, 4000)):
+        text = "".join(map(str, row[:length])).lstrip("0") or "0"
+        texts.append(text[:point] + "." + (text[point:] or "0") if point < len(text) else text + ".0")
+    texts += ["9007199254740993.0", "9007199254740995.0", "-9007199254740993.5", "4503599627370497.5",
+              "18014398509481985.0", "9007199254740992.0", "0.9999999999999999", "0.99999999999999994",
+              "1.0000000000000002", "0.00012345678901234567", "1844674407370955.1615"]
     body = ", ".join('{"image_id": 7, "category_id": 1, "bbox": [%s, 1, 2, 3], "score": %s}' % (t, t)
                      for t in texts)
     (tmp_path / "dt.json").write_text("[" + body + "]")
     gt, _ = make_dataset(1)
     res = COCO(gt).loadRes(str(tmp_path / "dt.json"))
+    assert res._dataset is None  # read by the native scanner (not the json module fallback)
     expected = np.array([float(t) for t in texts])
     got = res._eval_columns()
     assert np.array_equal(got["score"].view(np.uint64), expected.view(np.uint64))
@@ -694,3 +716,40 @@ def test_keypoints_from_files_take_the_native_path(tmp_path):
     assert_same(pc, dk)
     assert dk[0].cocoDt._dataset is None  # evaluated from columns, dicts never built
     assert dk[0].cocoDt.dataset["annotations"] == pc[0].cocoDt.dataset["annotations"]
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_json_scanner_large_ground_truth_in_chunks(tmp_path, nested):
+    # files over 8 MB are split into chunks parsed in parallel; the annotations array is followed
+    # by another key, keypoints appear only in some records, and (nested) lists of objects inside
+    # records put wrong chunk-start guesses in the way (the scanner then parses sequentially)
+    import detkit
+
+    rng = np.random.default_rng(3)
+    anns = []
+    for i in range(400):
+        ann = {"id": i + 1, "image_id": int(rng.integers(1, 6)), "category_id": 1,
+               "bbox": [float(v) for v in rng.uniform(1, 50, 4)], "area": float(rng.uniform(1, 900)),
+               "iscrowd": int(rng.random() < 0.1), "pad": "x" * 25_000}
+        if i % 3 == 0:
+            ann["keypoints"] = [float(v) for v in rng.uniform(0, 60, 9)]
+            ann["num_keypoints"] = 3
+        if nested:
+            ann["parts"] = [{"k": j} for j in range(300)]
+        anns.append(ann)
+    data = {"images": [{"id": i} for i in range(1, 6)], "annotations": anns,
+            "categories": [{"id": 1, "name": "a"}]}
+    path = tmp_path / "gt.json"
+    path.write_text(json.dumps(data))
+    assert path.stat().st_size > 9 << 20
+    before = detkit.get_num_threads()
+    detkit.set_num_threads(4)
+    try:
+        fast = COCO(str(path))
+    finally:
+        detkit.set_num_threads(before)
+    assert fast._dataset is None  # read by the native scanner
+    slow = COCO(data)
+    got, expected = fast._eval_columns(), slow._eval_columns()
+    for key in ("id", "image_id", "category_id", "bbox", "area", "iscrowd", "keypoints", "num_keypoints"):
+        assert np.array_equal(got[key], expected[key], equal_nan=True), key
