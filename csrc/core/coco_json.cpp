@@ -378,6 +378,18 @@ void pad_keypoints(std::vector<double>& keypoints, int64_t width, int64_t rows) 
   if (width >= 0) keypoints.resize(static_cast<size_t>(rows * width), kNaN);
 }
 
+// Appends record `row`'s keypoints (or a NaN row when it has none) once the width is known;
+// rows read before the width was known are padded first.
+void append_keypoints(std::vector<double>& keypoints, int64_t width, int64_t row, bool have_kp,
+                      const std::vector<double>& kp) {
+  if (width < 0) return;
+  pad_keypoints(keypoints, width, row);
+  if (have_kp)
+    keypoints.insert(keypoints.end(), kp.begin(), kp.end());
+  else
+    pad_keypoints(keypoints, width, row + 1);
+}
+
 }  // namespace
 
 namespace {
@@ -405,13 +417,7 @@ bool read_result(Scanner& s, std::vector<double>& kp, CocoResultColumns& out) {
   out.has_bbox.push_back(have_box);
   out.has_score.push_back(have_score);
   out.has_keypoints.push_back(have_kp);
-  if (out.num_keypoint_values >= 0) {
-    pad_keypoints(out.keypoints, out.num_keypoint_values, row);
-    if (have_kp)
-      out.keypoints.insert(out.keypoints.end(), kp.begin(), kp.end());
-    else
-      pad_keypoints(out.keypoints, out.num_keypoint_values, row + 1);
-  }
+  append_keypoints(out.keypoints, out.num_keypoint_values, row, have_kp, kp);
   return true;
 }
 
@@ -479,13 +485,7 @@ bool read_annotation(Scanner& s, std::vector<double>& kp, CocoInstanceColumns& o
   out.has_ignore.push_back(have_ignore);
   out.has_num_keypoints.push_back(have_nkp);
   out.has_keypoints.push_back(have_kp);
-  if (out.num_keypoint_values >= 0) {
-    pad_keypoints(out.keypoints, out.num_keypoint_values, row);
-    if (have_kp)
-      out.keypoints.insert(out.keypoints.end(), kp.begin(), kp.end());
-    else
-      pad_keypoints(out.keypoints, out.num_keypoint_values, row + 1);
-  }
+  append_keypoints(out.keypoints, out.num_keypoint_values, row, have_kp, kp);
   return true;
 }
 
