@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 _FLOAT_DTYPES = (np.float32, np.float64)
+_MAX_ANCHORS = np.iinfo(np.int64).max // 4  # the (N, 4) output must be countable in int64
 
 
 def _readonly(values) -> np.ndarray:
@@ -240,6 +241,9 @@ class AnchorGenerator:
         else:
             stride_pairs = _stride_list(strides, len(grids))
         counts = self.num_anchors_per_location()
+        total = sum(h * w * c for (h, w), c in zip(grids, counts))
+        if total > _MAX_ANCHORS:
+            raise ValueError(f"feature_map_sizes {grids} give {total} anchors, more than {_MAX_ANCHORS}")
         first = np.concatenate([[0], np.cumsum(counts)[:-1]])
         table = np.array([[h, w, f, c] for (h, w), f, c in zip(grids, first, counts)], dtype=np.int64)
         cells = np.ascontiguousarray(np.concatenate(self.cell_anchors), dtype=np.float32)
@@ -496,12 +500,17 @@ def yolo_grid(feature_map_sizes: Sequence, strides: Sequence[float], anchors: Se
                      for i, s in enumerate(strides)] if isinstance(strides, (tuple, list)) else None
     if stride_values is None or len(stride_values) != len(grids):
         raise ValueError(f"strides must have one number per feature map ({len(grids)}), got {strides!r}")
-    table = np.asarray(anchors, dtype=np.float64)
+    try:
+        table = np.asarray(anchors, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"anchors must be a ({len(grids)}, A, 2) array of numbers, got {anchors!r}") from None
     if table.ndim != 3 or table.shape[0] != len(grids) or table.shape[2] != 2:
         raise ValueError(f"anchors must have shape ({len(grids)}, A, 2), got {table.shape}")
     if not (np.isfinite(table).all() and (table > 0).all()):
         raise ValueError("anchors must be positive and finite")
     dt = _dtype(dtype)
+    if not grids:
+        return np.zeros((0, 2), dt), np.zeros((0, 2), dt), np.zeros(0, dt)
     cells, whs, point_strides = [], [], []
     for (h, w), stride, level_anchors in zip(grids, stride_values, table):
         yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
