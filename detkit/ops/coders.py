@@ -470,7 +470,14 @@ class BalancedPositiveNegativeSampler:
             raise ValueError(f"batch_size_per_image must be a non-negative integer, got {batch_size_per_image}")
         self.batch_size_per_image = int(batch_size_per_image)
         self.positive_fraction = as_real(positive_fraction, "positive_fraction", low=0.0, high=1.0)
-        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        if isinstance(seed, np.random.Generator):
+            self.rng = seed
+        else:
+            try:
+                self.rng = np.random.default_rng(seed)
+            except (TypeError, ValueError):
+                raise TypeError(f"seed must be a non-negative integer, a numpy.random.Generator or None, "
+                                f"got {seed!r}") from None
 
     def __call__(self, matched_idxs: Sequence[ArrayLike]) -> tuple:
         """Boolean masks ``(positive masks, negative masks)``, one pair per image.

@@ -337,3 +337,9 @@ def test_yolo_decode_scalar_stride_applies_to_every_row():
 def test_dfl_decode_empty_flat_layout():
     assert detkit.dfl_decode(np.zeros((0, 64))).shape == (0, 4)
     assert detkit.dfl_decode(np.zeros((0, 64)), reg_max=15).shape == (0, 4)
+
+
+def test_sampler_rejects_bad_seeds_by_name():
+    for seed in ("x", -1, 1.5):
+        with pytest.raises(TypeError, match="seed must be a non-negative integer, a numpy.random.Generator or None"):
+            detkit.BalancedPositiveNegativeSampler(4, 0.5, seed=seed)
