@@ -91,11 +91,11 @@ def _size_list(value, name: str) -> list:
 
 def _stride_list(value, n: int, name: str = "strides") -> list:
     """n (stride_y, stride_x) pairs of positive reals; a level may give one number for both."""
-    if not isinstance(value, (tuple, list)) or len(value) != n:
+    if not isinstance(value, (tuple, list, np.ndarray)) or getattr(value, "ndim", 1) == 0 or len(value) != n:
         raise ValueError(f"{name} must be a sequence of {n} strides (one per feature map), got {value!r}")
     out = []
     for i, s in enumerate(value):
-        pair = s if isinstance(s, (tuple, list)) else (s, s)
+        pair = s if isinstance(s, (tuple, list, np.ndarray)) else (s, s)
         if len(pair) != 2:
             raise ValueError(f"{name}[{i}] must be a number or a (stride_y, stride_x) pair, got {s!r}")
         out.append(tuple(as_real(p, f"{name}[{i}]", low=0.0, low_open=True) for p in pair))
@@ -497,7 +497,8 @@ def yolo_grid(feature_map_sizes: Sequence, strides: Sequence[float], anchors: Se
     """
     grids = _size_list(feature_map_sizes, "feature_map_sizes")
     stride_values = [as_real(s, f"strides[{i}]", low=0.0, low_open=True)
-                     for i, s in enumerate(strides)] if isinstance(strides, (tuple, list)) else None
+                     for i, s in enumerate(strides)] if isinstance(strides, (tuple, list)) \
+        or (isinstance(strides, np.ndarray) and strides.ndim == 1) else None
     if stride_values is None or len(stride_values) != len(grids):
         raise ValueError(f"strides must have one number per feature map ({len(grids)}), got {strides!r}")
     try:

@@ -318,3 +318,22 @@ def test_yolo_grid_empty_and_ragged_anchors():
         detkit.yolo_grid([(1, 1), (1, 1)], [8, 16], [[[1, 1]], [[1, 1], [2, 2]]])
     with pytest.raises(ValueError, match=r"anchors must be a \(1, A, 2\) array of numbers"):
         detkit.yolo_grid([(1, 1)], [8], [[["a", "b"]]])
+
+
+def test_strides_may_be_numpy_arrays():
+    fms = [(2, 3), (1, 2)]
+    points, point_strides = detkit.make_anchor_points(fms, np.array([8, 16]))
+    want_points, want_strides = detkit.make_anchor_points(fms, [8, 16])
+    np.testing.assert_array_equal(points, want_points)
+    np.testing.assert_array_equal(point_strides, want_strides)
+    np.testing.assert_array_equal(detkit.make_anchor_points(fms, np.array([[8, 4], [16, 8]]))[0],
+                                  detkit.make_anchor_points(fms, [(8, 4), (16, 8)])[0])
+    gen = detkit.AnchorGenerator(((32,), (64,)), (1.0,))
+    np.testing.assert_array_equal(gen((64, 64), fms, strides=np.array([8.0, 16.0])), gen((64, 64), fms, strides=[8, 16]))
+    anchors = [[[10, 13]], [[30, 61]]]
+    for got, want in zip(detkit.yolo_grid(fms, np.array([8, 16]), anchors), detkit.yolo_grid(fms, [8, 16], anchors)):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="strides must be a sequence of 2 strides"):
+        detkit.make_anchor_points(fms, np.array(8))
+    with pytest.raises(ValueError, match="strides must have one number per feature map"):
+        detkit.yolo_grid(fms, np.array([[8, 8], [16, 16]]), anchors)
