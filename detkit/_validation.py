@@ -27,9 +27,12 @@ def as_float_array(value: Any, name: str) -> np.ndarray:
     """Returns ``value`` as a C-contiguous float32/float64 array.
 
     float32 and float64 are kept; other real dtypes (integers, float16) become float64. Booleans,
-    complex numbers, strings and objects raise ``TypeError``.
+    complex numbers, strings and objects raise ``TypeError``; ragged nested sequences ``ValueError``.
     """
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a rectangular array, got a ragged sequence") from None
     kind = arr.dtype.kind
     if kind == "f":
         if arr.dtype not in (np.float32, np.float64):

@@ -65,3 +65,12 @@ def test_python_layer_reports_the_first_offender_with_its_value():
     with pytest.raises(ValueError, match=r"x must be finite, found -inf at index \(3,\)"):
         check_finite(np.array([0, 1, 2, -np.inf, 4], np.float32)[::1], "x")
     check_finite(np.arange(10.0)[::2], "x")  # strided: the numpy path, no error
+
+
+def test_ragged_sequences_name_the_argument():
+    import detkit
+
+    with pytest.raises(ValueError, match="boxes1 must be a rectangular array, got a ragged sequence"):
+        detkit.giou_loss([[0, 0, 1, 1], [0, 0, 1]], [[0, 0, 1, 1], [0, 0, 1, 1]])
+    with pytest.raises(ValueError, match="match_quality_matrix must be a rectangular array"):
+        detkit.Matcher(0.5, 0.5)([[1.0], [1.0, 2.0]])

@@ -1,9 +1,27 @@
 #include "bindings/common.h"
 #include "core/anchors.h"
 
+#include <limits>
+#include <vector>
+
 namespace detkit::bind {
 
 namespace {
+
+// Throws ValueError unless the levels' anchor coordinates (4 per anchor) can be counted in int64.
+void check_anchor_count(const std::vector<AnchorLevel>& levels) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max() / 4;
+  int64_t total = 0;
+  for (const AnchorLevel& lv : levels) {
+    int64_t n = lv.height;
+    for (const int64_t factor : {lv.width, lv.num_cells}) {
+      if (factor != 0 && n > kMax / factor) throw py::value_error("levels give too many anchors");
+      n *= factor;
+    }
+    if (n > kMax - total) throw py::value_error("levels give too many anchors");
+    total += n;
+  }
+}
 
 // levels: (L, 4) int64 rows [height, width, first_cell, num_cells]; strides: (L, 2) [sy, sx].
 template <class T>
@@ -20,6 +38,7 @@ py::array_t<T> grid(const CArray<T>& cells, const CArray<int64_t>& levels,
       throw py::value_error("levels row " + std::to_string(l) + " is out of range");
     lv[l] = AnchorLevel{row[0], row[1], strides.data()[2 * l], strides.data()[2 * l + 1], row[2], row[3]};
   }
+  check_anchor_count(lv);
   const int64_t total = grid_anchor_count(lv.data(), num_levels);
   py::array_t<T> out({total, int64_t{4}});
   T* po = out.mutable_data();

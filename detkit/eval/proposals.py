@@ -3,8 +3,9 @@
 Conventions shared by the functions here:
 
 * ``proposals`` and ``gt_boxes`` are xyxy boxes of one image ((N, 4) array_like) or of a dataset
-  (a list or tuple of per-image (N_i, 4) arrays, the same number of images for both). A list whose
-  first element is itself a box (four numbers) is one image.
+  (a list or tuple of per-image (N_i, 4) arrays, the same number of images for both; an image
+  without boxes may be an empty list). A list whose first element is itself a box (four numbers)
+  is one image.
 * The best overlap of a ground-truth box is its largest IoU with a proposal of the same image
   (0 when the image has no proposal); IoU uses continuous coordinates (``offset=0``).
 * Only the first ``max_proposals`` proposals of each image count (they are expected in rank order).
@@ -25,7 +26,9 @@ __all__ = ["best_overlaps", "proposal_recall", "average_best_overlap", "average_
 
 
 def _per_image(value, name: str) -> list:
-    if isinstance(value, (list, tuple)) and value and np.ndim(value[0]) == 2:
+    first = value[0] if isinstance(value, (list, tuple)) and value else None
+    # A dataset's first image is a 2-D box array or an empty sequence (an image without boxes).
+    if first is not None and (np.ndim(first) == 2 or (np.ndim(first) == 1 and np.size(first) == 0)):
         return [as_boxes(v, f"{name}[{i}]") for i, v in enumerate(value)]
     return [as_boxes(value, name)]
 

@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 _FLOAT_DTYPES = (np.float32, np.float64)
+_MAX_ANCHORS = np.iinfo(np.int64).max // 4  # the (N, 4) output must be countable in int64
 
 
 def _readonly(values) -> np.ndarray:
@@ -90,11 +91,11 @@ def _size_list(value, name: str) -> list:
 
 def _stride_list(value, n: int, name: str = "strides") -> list:
     """n (stride_y, stride_x) pairs of positive reals; a level may give one number for both."""
-    if not isinstance(value, (tuple, list)) or len(value) != n:
+    if not isinstance(value, (tuple, list, np.ndarray)) or getattr(value, "ndim", 1) == 0 or len(value) != n:
         raise ValueError(f"{name} must be a sequence of {n} strides (one per feature map), got {value!r}")
     out = []
     for i, s in enumerate(value):
-        pair = s if isinstance(s, (tuple, list)) else (s, s)
+        pair = s if isinstance(s, (tuple, list, np.ndarray)) else (s, s)
         if len(pair) != 2:
             raise ValueError(f"{name}[{i}] must be a number or a (stride_y, stride_x) pair, got {s!r}")
         out.append(tuple(as_real(p, f"{name}[{i}]", low=0.0, low_open=True) for p in pair))
@@ -240,6 +241,9 @@ class AnchorGenerator:
         else:
             stride_pairs = _stride_list(strides, len(grids))
         counts = self.num_anchors_per_location()
+        total = sum(h * w * c for (h, w), c in zip(grids, counts))
+        if total > _MAX_ANCHORS:
+            raise ValueError(f"feature_map_sizes {grids} give {total} anchors, more than {_MAX_ANCHORS}")
         first = np.concatenate([[0], np.cumsum(counts)[:-1]])
         table = np.array([[h, w, f, c] for (h, w), f, c in zip(grids, first, counts)], dtype=np.int64)
         cells = np.ascontiguousarray(np.concatenate(self.cell_anchors), dtype=np.float32)
@@ -493,15 +497,21 @@ def yolo_grid(feature_map_sizes: Sequence, strides: Sequence[float], anchors: Se
     """
     grids = _size_list(feature_map_sizes, "feature_map_sizes")
     stride_values = [as_real(s, f"strides[{i}]", low=0.0, low_open=True)
-                     for i, s in enumerate(strides)] if isinstance(strides, (tuple, list)) else None
+                     for i, s in enumerate(strides)] if isinstance(strides, (tuple, list)) \
+        or (isinstance(strides, np.ndarray) and strides.ndim == 1) else None
     if stride_values is None or len(stride_values) != len(grids):
         raise ValueError(f"strides must have one number per feature map ({len(grids)}), got {strides!r}")
-    table = np.asarray(anchors, dtype=np.float64)
+    try:
+        table = np.asarray(anchors, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"anchors must be a ({len(grids)}, A, 2) array of numbers, got {anchors!r}") from None
     if table.ndim != 3 or table.shape[0] != len(grids) or table.shape[2] != 2:
         raise ValueError(f"anchors must have shape ({len(grids)}, A, 2), got {table.shape}")
     if not (np.isfinite(table).all() and (table > 0).all()):
         raise ValueError("anchors must be positive and finite")
     dt = _dtype(dtype)
+    if not grids:
+        return np.zeros((0, 2), dt), np.zeros((0, 2), dt), np.zeros(0, dt)
     cells, whs, point_strides = [], [], []
     for (h, w), stride, level_anchors in zip(grids, stride_values, table):
         yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")

@@ -255,8 +255,8 @@ def yolo_decode(pred: ArrayLike, grid: ArrayLike, anchor_wh: ArrayLike, strides:
     g = _as_columns(grid, n, 2, "grid")
     a = _as_columns(anchor_wh, n, 2, "anchor_wh")
     s = as_float_array(strides, "strides")
-    if s.ndim == 0:
-        s = np.full(n, s, dtype=s.dtype)
+    if np.ndim(strides) == 0:  # as_float_array returns a scalar as shape (1,)
+        s = np.full(n, s[0], dtype=s.dtype)
     if s.shape != (n,):
         raise ValueError(f"strides must be a number or have shape ({n},), got {s.shape}")
     check_finite(s, "strides")
@@ -365,7 +365,7 @@ def dfl_decode(logits: ArrayLike, reg_max: Optional[int] = None) -> np.ndarray:
     x = as_float_array(logits, "logits")
     check_finite(x, "logits")
     if x.ndim == 2 and x.shape[1] % 4 == 0 and x.shape[1] > 0:
-        x = x.reshape(len(x), 4, -1)
+        x = x.reshape(len(x), 4, x.shape[1] // 4)
     if x.ndim != 3 or x.shape[1] != 4 or x.shape[2] < 1:
         raise ValueError(f"logits must have shape (N, 4, B) or (N, 4 * B), got {np.shape(logits)}")
     if reg_max is not None:
@@ -470,7 +470,14 @@ class BalancedPositiveNegativeSampler:
             raise ValueError(f"batch_size_per_image must be a non-negative integer, got {batch_size_per_image}")
         self.batch_size_per_image = int(batch_size_per_image)
         self.positive_fraction = as_real(positive_fraction, "positive_fraction", low=0.0, high=1.0)
-        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        if isinstance(seed, np.random.Generator):
+            self.rng = seed
+        else:
+            try:
+                self.rng = np.random.default_rng(seed)
+            except (TypeError, ValueError):
+                raise TypeError(f"seed must be a non-negative integer, a numpy.random.Generator or None, "
+                                f"got {seed!r}") from None
 
     def __call__(self, matched_idxs: Sequence[ArrayLike]) -> tuple:
         """Boolean masks ``(positive masks, negative masks)``, one pair per image.

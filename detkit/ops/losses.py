@@ -46,8 +46,8 @@ _GIOU, _DIOU, _CIOU = 1, 2, 3
 
 
 def _same_shape_pair(inputs: ArrayLike, targets: ArrayLike, names: tuple) -> tuple:
-    x = as_float_array(inputs, names[0])
-    t = as_float_array(targets, names[1])
+    x = as_float_array(inputs, names[0]).reshape(np.shape(inputs))  # keeps 0-d inputs 0-d
+    t = as_float_array(targets, names[1]).reshape(np.shape(targets))
     if x.shape != t.shape:
         raise ValueError(f"{names[1]} must have the shape of {names[0]} {x.shape}, got {t.shape}")
     check_finite(x, names[0])
@@ -71,7 +71,7 @@ def _grad_scale(grad_output, shape: tuple, dtype, reduction: str, count: int) ->
     if reduction == "none":
         if grad_output is None:
             return None, 1.0
-        go = as_float_array(grad_output, "grad_output")
+        go = as_float_array(grad_output, "grad_output").reshape(np.shape(grad_output))
         if go.shape != shape:
             raise ValueError(f"grad_output must have the loss shape {shape} for reduction='none', "
                              f"got {go.shape}")

@@ -41,6 +41,11 @@ MODES = {
 }
 
 
+# Sizes and counts at or above this act alike (images have fewer than 2**30 pixels); larger Python
+# integers are capped to it so that they fit the kernels' int64.
+_INT_CAP = 2**62
+
+
 def _as_int(value: Any, name: str, low: int = 0, high: Optional[int] = None) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
@@ -91,7 +96,7 @@ def felzenszwalb(image: npt.ArrayLike, scale: float = 1.0, sigma: float = 0.8, m
     img = as_image(image)
     k = as_real(scale, "scale", low=0.0, low_open=True)
     s = as_real(sigma, "sigma", low=0.0, high=100.0)
-    return _C.felzenszwalb(img, k, s, _as_int(min_size, "min_size"))
+    return _C.felzenszwalb(img, k, s, min(_as_int(min_size, "min_size"), _INT_CAP))
 
 
 def _names(value: Union[str, Iterable[str]], name: str) -> list:
@@ -218,8 +223,8 @@ def selective_search(image: npt.ArrayLike, mode: str = "fast", *,
         img = np.ascontiguousarray(img[:, :, ::-1])
     spaces, strats, thresholds = selective_search_settings(mode, color_spaces, strategies, ks)
     s = as_real(sigma, "sigma", low=0.0, high=100.0)
-    min_box = _as_int(min_box_size, "min_box_size")
-    limit = as_count(max_proposals, "max_proposals")
+    min_box = min(_as_int(min_box_size, "min_box_size"), _INT_CAP)
+    limit = min(as_count(max_proposals, "max_proposals"), _INT_CAP)
     seed = _as_int(seed, "seed", 0, 2**64 - 1)
     codes = [COLOR_SPACES.index(c) for c in spaces]
     masks = [sum(_TERMS[t] for t in st) for st in strats]

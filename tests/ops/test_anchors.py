@@ -295,3 +295,45 @@ def test_anchor_generator_matches_torchvision_on_random_configs(setup):
     images, features = _torch_image_list(image, grids)
     want = TorchAnchorGenerator(sizes, ratios)(images, features)[0].numpy()
     np.testing.assert_array_equal(detkit.AnchorGenerator(sizes, ratios)(image, grids), want)
+
+
+def test_anchor_count_overflow_is_rejected_not_written_out_of_bounds():
+    gen = detkit.AnchorGenerator(((32,),), ((0.5, 1.0, 2.0),))
+    with pytest.raises(ValueError, match=r"feature_map_sizes \[\(4294967296, 4294967296\)\] give .* anchors"):
+        gen((1, 1), [(2**32, 2**32)], strides=[1])
+    with pytest.raises(ValueError, match="feature_map_sizes .* anchors, more than"):
+        gen((2**40, 2**40), [(2**40, 2**40)])
+    from detkit import _C
+
+    cells = np.zeros((3, 4), np.float32)
+    levels = np.array([[2**32, 2**32, 0, 3]], np.int64)
+    with pytest.raises(ValueError, match="levels give too many anchors"):
+        _C.grid_anchors(cells, levels, np.ones((1, 2)), 0.0)
+
+
+def test_yolo_grid_empty_and_ragged_anchors():
+    grid, anchor_wh, strides = detkit.yolo_grid([], [], np.zeros((0, 3, 2)))
+    assert grid.shape == (0, 2) and anchor_wh.shape == (0, 2) and strides.shape == (0,)
+    with pytest.raises(ValueError, match=r"anchors must be a \(2, A, 2\) array of numbers"):
+        detkit.yolo_grid([(1, 1), (1, 1)], [8, 16], [[[1, 1]], [[1, 1], [2, 2]]])
+    with pytest.raises(ValueError, match=r"anchors must be a \(1, A, 2\) array of numbers"):
+        detkit.yolo_grid([(1, 1)], [8], [[["a", "b"]]])
+
+
+def test_strides_may_be_numpy_arrays():
+    fms = [(2, 3), (1, 2)]
+    points, point_strides = detkit.make_anchor_points(fms, np.array([8, 16]))
+    want_points, want_strides = detkit.make_anchor_points(fms, [8, 16])
+    np.testing.assert_array_equal(points, want_points)
+    np.testing.assert_array_equal(point_strides, want_strides)
+    np.testing.assert_array_equal(detkit.make_anchor_points(fms, np.array([[8, 4], [16, 8]]))[0],
+                                  detkit.make_anchor_points(fms, [(8, 4), (16, 8)])[0])
+    gen = detkit.AnchorGenerator(((32,), (64,)), (1.0,))
+    np.testing.assert_array_equal(gen((64, 64), fms, strides=np.array([8.0, 16.0])), gen((64, 64), fms, strides=[8, 16]))
+    anchors = [[[10, 13]], [[30, 61]]]
+    for got, want in zip(detkit.yolo_grid(fms, np.array([8, 16]), anchors), detkit.yolo_grid(fms, [8, 16], anchors)):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="strides must be a sequence of 2 strides"):
+        detkit.make_anchor_points(fms, np.array(8))
+    with pytest.raises(ValueError, match="strides must have one number per feature map"):
+        detkit.yolo_grid(fms, np.array([[8, 8], [16, 16]]), anchors)

@@ -322,3 +322,24 @@ def test_more_validation_paths():
         _C.box_decode(np.zeros((2, 1, 4)), np.ones((1, 4)), [1.0] * 4, 1.0)
     with pytest.raises(ValueError, match="reference_boxes and proposals must have equal length"):
         _C.box_encode(np.zeros((2, 4)), np.ones((1, 4)), [1.0] * 4)
+
+
+def test_yolo_decode_scalar_stride_applies_to_every_row():
+    pred = np.zeros((3, 4))
+    grid = np.array([[0, 0], [1, 0], [2, 3]], dtype=float)
+    anchor_wh = np.array([[10, 13], [16, 30], [33, 23]], dtype=float)
+    got = detkit.yolo_decode(pred, grid, anchor_wh, 8, out_fmt="cxcywh")
+    np.testing.assert_allclose(got, detkit.yolo_decode(pred, grid, anchor_wh, np.full(3, 8.0), out_fmt="cxcywh"))
+    np.testing.assert_allclose(got[:, :2], (grid + 0.5) * 8)
+    assert detkit.yolo_decode(np.zeros((0, 4)), np.zeros((0, 2)), np.zeros((0, 2)), 8).shape == (0, 4)
+
+
+def test_dfl_decode_empty_flat_layout():
+    assert detkit.dfl_decode(np.zeros((0, 64))).shape == (0, 4)
+    assert detkit.dfl_decode(np.zeros((0, 64)), reg_max=15).shape == (0, 4)
+
+
+def test_sampler_rejects_bad_seeds_by_name():
+    for seed in ("x", -1, 1.5):
+        with pytest.raises(TypeError, match="seed must be a non-negative integer, a numpy.random.Generator or None"):
+            detkit.BalancedPositiveNegativeSampler(4, 0.5, seed=seed)

@@ -363,3 +363,15 @@ def test_bindings_recheck_what_would_be_undefined_behaviour():
         _C.box_loss(np.zeros((1, 4)), np.zeros((1, 4)), 0, 1e-7, True)
     with pytest.raises(ValueError, match="boxes1 and boxes2 must have equal length"):
         _C.box_loss_backward(np.zeros((1, 4)), np.zeros((2, 4)), 1, 1e-7, None, 1.0)
+
+
+def test_zero_dimensional_inputs_give_zero_dimensional_losses():
+    for loss, grad in [(detkit.sigmoid_focal_loss, detkit.sigmoid_focal_loss_grad),
+                       (detkit.smooth_l1_loss, detkit.smooth_l1_loss_grad)]:
+        value = loss(0.5, 1.0, reduction="none")
+        assert value.shape == ()
+        np.testing.assert_allclose(value, loss([0.5], [1.0], reduction="none")[0])
+        assert grad(0.5, 1.0, reduction="none").shape == ()
+        assert grad(0.5, 1.0, reduction="none", grad_output=2.0).shape == ()
+        with pytest.raises(ValueError, match=r"targets? must have the shape of inputs? \(\)"):
+            loss(0.5, [1.0], reduction="none")

@@ -78,3 +78,12 @@ def test_max_proposals_uses_the_first_ones():
 def test_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_dataset_whose_first_image_is_an_empty_list():
+    gt = [[[0, 0, 10, 10]], [[0, 0, 20, 10]]]
+    np.testing.assert_array_equal(best_overlaps([[], [[0, 0, 10, 10]]], gt), [0.0, 0.5])
+    np.testing.assert_array_equal(best_overlaps([[], []], gt), [0.0, 0.0])
+    np.testing.assert_array_equal(best_overlaps([[[0, 0, 10, 10]], []], [[], [[0, 0, 1, 1]]]), [0.0])
+    assert average_recall([[]], [[[0, 0, 10, 10]]]) == 0.0
+    assert best_overlaps([], []).shape == (0,)

@@ -283,3 +283,14 @@ def test_binding_rechecks():
         _C.selective_search(image, [0], [15], [-1.0], 0.8, 0, -1, 0, False)
     with pytest.raises(ValueError, match="3 channels"):
         _C.selective_search(np.zeros((4, 4, 2), np.uint8), [0], [15], [1.0], 0.8, 0, -1, 0, False)
+
+
+def test_huge_integer_limits_act_as_no_limit():
+    image = np.random.default_rng(3).integers(0, 256, (24, 30, 3), dtype=np.uint8)
+    everything = selective_search(image, "single", min_box_size=0)
+    np.testing.assert_array_equal(selective_search(image, "single", min_box_size=0, max_proposals=10**30),
+                                  everything)
+    assert selective_search(image, "single", min_box_size=10**30).shape == (0, 4)
+    one_segment = detkit.proposals.felzenszwalb(image, min_size=10**30)
+    np.testing.assert_array_equal(one_segment, detkit.proposals.felzenszwalb(image, min_size=24 * 30))
+    assert (one_segment == 0).all()
