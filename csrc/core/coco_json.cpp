@@ -373,6 +373,25 @@ bool read_keypoints(Scanner& s, std::vector<double>& row, int64_t& width) {
   return n == width;
 }
 
+// Guessed record starts splitting [first, end) into up to `chunks` pieces: the first '{' after a
+// ',' past each even split (the caller accepts a guess only when the previous chunk, parsed from
+// a known record start, ends exactly there).
+std::vector<const char*> guess_chunk_starts(const char* first, const char* end, int64_t chunks) {
+  std::vector<const char*> starts{first};
+  for (int64_t c = 1; c < chunks; ++c) {
+    const char* g = first + (end - first) * c / chunks;
+    for (; g < end; ++g) {
+      if (*g != '{') continue;
+      const char* b = g - 1;
+      while (b > first && (*b == ' ' || *b == '\n' || *b == '\r' || *b == '\t')) --b;
+      if (*b == ',') break;
+    }
+    if (g >= end || g <= starts.back()) break;
+    starts.push_back(g);
+  }
+  return starts;
+}
+
 // Appends NaN-filled keypoint rows so `keypoints` holds `rows` complete rows.
 void pad_keypoints(std::vector<double>& keypoints, int64_t width, int64_t rows) {
   if (width >= 0) keypoints.resize(static_cast<size_t>(rows * width), kNaN);
@@ -539,18 +558,7 @@ bool read_annotations(Scanner& s, const char* end, CocoInstanceColumns& out) {
   s.ws();
   const char* first = s.pos();
   const int64_t chunks = std::min<int64_t>(get_num_threads(), static_cast<int64_t>((end - first) >> 22));
-  std::vector<const char*> starts{first};
-  for (int64_t c = 1; c < chunks; ++c) {
-    const char* g = first + (end - first) * c / chunks;
-    for (; g < end; ++g) {
-      if (*g != '{') continue;
-      const char* b = g - 1;
-      while (b > first && (*b == ' ' || *b == '\n' || *b == '\r' || *b == '\t')) --b;
-      if (*b == ',') break;
-    }
-    if (g >= end || g <= starts.back()) break;
-    starts.push_back(g);
-  }
+  const std::vector<const char*> starts = guess_chunk_starts(first, end, chunks);
   const int64_t n = static_cast<int64_t>(starts.size());
   std::vector<CocoInstanceColumns> parts(n);
   std::vector<int> status(n, 0);
@@ -604,18 +612,7 @@ bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out) {
   // guess (the next '{' after a ',' past an even split); it is accepted when the previous chunk,
   // parsed from a known record start, ends exactly there, so the result is the sequential one.
   const int64_t chunks = std::min<int64_t>(get_num_threads(), static_cast<int64_t>(size >> 22));
-  std::vector<const char*> starts{first};
-  for (int64_t c = 1; c < chunks; ++c) {
-    const char* g = first + (end - first) * c / chunks;
-    for (; g < end; ++g) {
-      if (*g != '{') continue;
-      const char* b = g - 1;
-      while (b > first && (*b == ' ' || *b == '\n' || *b == '\r' || *b == '\t')) --b;
-      if (*b == ',') break;
-    }
-    if (g >= end || g <= starts.back()) break;
-    starts.push_back(g);
-  }
+  const std::vector<const char*> starts = guess_chunk_starts(first, end, chunks);
   const int64_t n = static_cast<int64_t>(starts.size());
   std::vector<CocoResultColumns> parts(n);
   std::vector<uint8_t> ok(n, 0);
