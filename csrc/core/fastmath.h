@@ -31,11 +31,10 @@ DETKIT_ALWAYS_INLINE float bits_to_float(int32_t bits) {
   return f;
 }
 
-// exp(x) for x <= 0; 0 below -87.3 (where float32 leaves the normal range).
-DETKIT_ALWAYS_INLINE float exp_nonpositive(float x) {
-  const float clamped = x < -87.3f ? -87.3f : x;
-  // n = round(x / ln 2) by the 1.5 * 2^23 trick (|x / ln 2| < 2^22 here).
-  const float n = (clamped * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+// The shared core of the exps: n = round(x / ln 2) by the 1.5 * 2^23 trick (|x / ln 2| < 2^22
+// for the clamped x here) and y = exp(x - n ln 2) by a polynomial, so exp(x) = y * 2^n.
+DETKIT_ALWAYS_INLINE float exp_reduced(float clamped, float& n) {
+  n = (clamped * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   float r = clamped - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
@@ -45,6 +44,14 @@ DETKIT_ALWAYS_INLINE float exp_nonpositive(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   const float y = p * (r * r) + r + 1.0f;
+  return y;
+}
+
+// exp(x) for x <= 0; 0 below -87.3 (where float32 leaves the normal range).
+DETKIT_ALWAYS_INLINE float exp_nonpositive(float x) {
+  const float clamped = x < -87.3f ? -87.3f : x;
+  float n;
+  const float y = exp_reduced(clamped, n);
   const float scale = bits_to_float((static_cast<int32_t>(n) + 127) << 23);
   return x < -87.3f ? 0.0f : y * scale;
 }
@@ -53,16 +60,8 @@ DETKIT_ALWAYS_INLINE float exp_nonpositive(float x) {
 // applied in two halves so that n = 128 does not overflow the exponent field.
 DETKIT_ALWAYS_INLINE float exp_any(float x) {
   const float clamped = x < -87.3f ? -87.3f : (x > 88.72f ? 88.72f : x);
-  const float n = (clamped * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  float r = clamped - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float y = p * (r * r) + r + 1.0f;
+  float n;
+  const float y = exp_reduced(clamped, n);
   const int32_t ni = static_cast<int32_t>(n);
   const int32_t half = ni / 2;
   const float scaled = (y * bits_to_float((half + 127) << 23)) * bits_to_float((ni - half + 127) << 23);
