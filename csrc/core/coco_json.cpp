@@ -650,28 +650,22 @@ bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out) {
 
 bool parse_coco_instances(const char* data, size_t size, CocoInstanceColumns& out) {
   Scanner s(data, size);
-  auto image = [&]() {
-    int64_t id = 0;
-    bool have_id = false;
-    const bool obj = s.object([&](const char* b, const char* e) {
-      if (key_is(b, e, "id")) return have_id = s.integer(id);
-      return s.skip_value();
-    });
-    if (!obj || !have_id) return false;
-    out.image_id.push_back(id);
-    return true;
+  // Reads one {"id": ..., ...} record (other keys skipped) and appends its id to `ids`.
+  auto read_id_into = [&](std::vector<int64_t>& ids) {
+    return [&s, &ids]() {
+      int64_t id = 0;
+      bool have_id = false;
+      const bool obj = s.object([&](const char* b, const char* e) {
+        if (key_is(b, e, "id")) return have_id = s.integer(id);
+        return s.skip_value();
+      });
+      if (!obj || !have_id) return false;
+      ids.push_back(id);
+      return true;
+    };
   };
-  auto category = [&]() {
-    int64_t id = 0;
-    bool have_id = false;
-    const bool obj = s.object([&](const char* b, const char* e) {
-      if (key_is(b, e, "id")) return have_id = s.integer(id);
-      return s.skip_value();
-    });
-    if (!obj || !have_id) return false;
-    out.category_id.push_back(id);
-    return true;
-  };
+  auto image = read_id_into(out.image_id);
+  auto category = read_id_into(out.category_id);
   const bool ok = s.object([&](const char* b, const char* e) {
     // a repeated key replaces the earlier value, as in Python's json module
     if (key_is(b, e, "images")) {
