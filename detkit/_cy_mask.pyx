@@ -17,13 +17,16 @@ import numpy as np
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.math cimport ceil, floor, fmax, fmin
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
-from libc.stdlib cimport free, malloc, qsort
+from libc.stdlib cimport free, malloc, qsort, realloc
 from libc.string cimport memcpy, memset
+from cython cimport view
 
 # Largest number of pixels of a mask (counts are uint32; polygon rasterisation uses int arithmetic).
 MAX_PIXELS = 2**31 - 1
+cdef int64_t _MAX_PIXELS = MAX_PIXELS
 # Largest number of upsampled boundary points a polygon may produce before rasterisation.
 MAX_POLY_POINTS = 2**28
+cdef int64_t _MAX_POLY_POINTS = MAX_POLY_POINTS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,21 +300,25 @@ def area(const uint32_t[::1] counts, const int64_t[::1] offsets):
     return out
 
 
-cdef void _bbox_one(const uint32_t* cnts, Py_ssize_t m, uint32_t h, uint32_t w, double* box) noexcept nogil:
-    """Tight xywh box of an RLE; zeros when it has no foreground pixel."""
-    cdef uint32_t xs = w, ys = h, xe = 0, ye = 0, start, end = 0, x0, x1, y0, y1
+cdef uint32_t _geometry_one(const uint32_t* cnts, Py_ssize_t m, uint32_t h, double* box,
+                           uint32_t* starts) noexcept nogil:
+    """Tight xywh box of an RLE (zeros when it has no foreground pixel) and its area; the start
+    pixel of every run too when starts is not NULL."""
+    cdef uint32_t xs = 0xFFFFFFFF, ys = h, xe = 0, ye = 0, x0, x1, y0, y1, total = 0
+    cdef uint64_t start, end = 0
     cdef Py_ssize_t j
-    cdef bint found = False
     for j in range(m):
         start = end
         end = start + cnts[j]
+        if starts != NULL:
+            starts[j] = <uint32_t>start  # < 2**31: masks have at most MAX_PIXELS pixels
         if j % 2 == 0 or cnts[j] == 0:
             continue
-        found = True
-        x0 = start // h
-        y0 = start - x0 * h
-        x1 = (end - 1) // h
-        y1 = end - 1 - x1 * h
+        total += cnts[j]
+        x0 = <uint32_t>(start // h)
+        y0 = <uint32_t>(start - <uint64_t>x0 * h)
+        x1 = <uint32_t>((end - 1) // h)
+        y1 = <uint32_t>(end - 1 - <uint64_t>x1 * h)
         if x0 < xs:
             xs = x0
         if x1 > xe:
@@ -324,13 +331,14 @@ cdef void _bbox_one(const uint32_t* cnts, Py_ssize_t m, uint32_t h, uint32_t w, 
                 ys = y0
             if y1 > ye:
                 ye = y1
-    if not found:
+    if total == 0:
         box[0] = box[1] = box[2] = box[3] = 0
-        return
-    box[0] = xs
-    box[1] = ys
-    box[2] = xe - xs + 1
-    box[3] = ye - ys + 1
+    else:
+        box[0] = xs
+        box[1] = ys
+        box[2] = xe - xs + 1
+        box[3] = ye - ys + 1
+    return total
 
 
 def to_bbox(const uint32_t[::1] counts, const int64_t[::1] offsets, const int64_t[:, ::1] sizes):
@@ -340,9 +348,33 @@ def to_bbox(const uint32_t[::1] counts, const int64_t[::1] offsets, const int64_
     cdef double[:, ::1] o = out
     with nogil:
         for i in range(n):
-            _bbox_one(&counts[0] + offsets[i] if counts.shape[0] else NULL, offsets[i + 1] - offsets[i],
-                      <uint32_t>sizes[i, 0], <uint32_t>sizes[i, 1], &o[i, 0])
+            _geometry_one(&counts[0] + offsets[i] if counts.shape[0] else NULL, offsets[i + 1] - offsets[i],
+                          <uint32_t>sizes[i, 0], &o[i, 0], NULL)
     return out
+
+
+def geometry_into(const uint32_t[::1] counts, const int64_t[::1] offsets, const int64_t[:, ::1] sizes,
+                  double[:, ::1] boxes, uint32_t[::1] starts, uint32_t[::1] areas, Py_ssize_t first,
+                  Py_ssize_t last):
+    """Boxes, run start pixels and areas of RLEs first..last-1 of a table, written to the
+    aligned rows of boxes (n, 4), starts (like counts) and areas (n). Releases the GIL."""
+    cdef Py_ssize_t i
+    if not (0 <= first <= last <= offsets.shape[0] - 1 and boxes.shape[0] >= last and areas.shape[0] >= last
+            and starts.shape[0] >= counts.shape[0] and boxes.shape[1] == 4):
+        raise ValueError("geometry_into: rows or output arrays do not match the table")
+    with nogil:
+        for i in range(first, last):
+            areas[i] = _geometry_one(&counts[0] + offsets[i] if counts.shape[0] else NULL,
+                                     offsets[i + 1] - offsets[i], <uint32_t>sizes[i, 0], &boxes[i, 0],
+                                     &starts[0] + offsets[i] if starts.shape[0] else NULL)
+
+
+def rle_geometry(const uint32_t[::1] counts, const int64_t[::1] offsets, const int64_t[:, ::1] sizes):
+    """(boxes, run starts, areas) of an RLE table (see geometry_into)."""
+    n = offsets.shape[0] - 1
+    boxes, starts, areas = np.empty((n, 4)), np.empty(counts.shape[0], np.uint32), np.empty(n, np.uint32)
+    geometry_into(counts, offsets, sizes, boxes, starts, areas, 0, n)
+    return boxes, starts, areas
 
 
 # ---------------------------------------------------------------------------------------------
@@ -387,35 +419,41 @@ cdef Py_ssize_t _merge_two(const uint32_t* A, Py_ssize_t ma, const uint32_t* B, 
             return k
 
 
+cdef Py_ssize_t _merge_all(const uint32_t* base, const int64_t* offsets, Py_ssize_t n, bint intersect,
+                           uint32_t** acc, uint32_t** tmp) noexcept nogil:
+    """Merges the n >= 1 RLEs base[offsets[i]:offsets[i + 1]] left to right into *acc (the two
+    buffers hold offsets[n] - offsets[0] + 1 counts each and may be swapped); the count."""
+    cdef Py_ssize_t i, m = offsets[1] - offsets[0]
+    cdef uint32_t* swap
+    if m:
+        memcpy(acc[0], base + offsets[0], m * sizeof(uint32_t))
+    for i in range(1, n):
+        m = _merge_two(acc[0], m, base + offsets[i], offsets[i + 1] - offsets[i], intersect, tmp[0])
+        swap = acc[0]
+        acc[0] = tmp[0]
+        tmp[0] = swap
+    return m
+
+
 def merge(const uint32_t[::1] counts, const int64_t[::1] offsets, bint intersect):
     """Counts of the union (or intersection) of n >= 1 RLEs of one size, merged left to right."""
-    cdef Py_ssize_t n = offsets.shape[0] - 1, i, m, mb, cap = counts.shape[0] + 1
-    cdef const uint32_t* base = &counts[0] if counts.shape[0] else NULL
+    cdef Py_ssize_t n = offsets.shape[0] - 1, m, cap = counts.shape[0] + 1
     cdef uint32_t* acc = <uint32_t*> malloc(cap * sizeof(uint32_t))
     cdef uint32_t* tmp = <uint32_t*> malloc(cap * sizeof(uint32_t))
-    cdef uint32_t* swap
     if acc == NULL or tmp == NULL:
         free(acc)
         free(tmp)
         raise MemoryError()
     try:
         with nogil:
-            m = offsets[1] - offsets[0]
-            if m:
-                memcpy(acc, base + offsets[0], m * sizeof(uint32_t))
-            for i in range(1, n):
-                mb = offsets[i + 1] - offsets[i]
-                m = _merge_two(acc, m, base + offsets[i], mb, intersect, tmp)
-                swap = acc
-                acc = tmp
-                tmp = swap
+            m = _merge_all(&counts[0] if counts.shape[0] else NULL, &offsets[0], n, intersect, &acc, &tmp)
         return _to_bytes(acc, m)
     finally:
         free(acc)
         free(tmp)
 
 
-cdef Py_ssize_t _run_at(const uint64_t* starts, Py_ssize_t m, uint64_t p) noexcept nogil:
+cdef Py_ssize_t _run_at(const uint32_t* starts, Py_ssize_t m, uint64_t p) noexcept nogil:
     """Index of the run containing pixel p (the last run starting at or before p)."""
     cdef Py_ssize_t lo = 0, hi = m, mid
     while hi - lo > 1:
@@ -427,8 +465,8 @@ cdef Py_ssize_t _run_at(const uint64_t* starts, Py_ssize_t m, uint64_t p) noexce
     return lo
 
 
-cdef uint64_t _intersection(const uint32_t* A, const uint64_t* sa, Py_ssize_t ma,
-                            const uint32_t* B, const uint64_t* sb, Py_ssize_t mb,
+cdef uint64_t _intersection(const uint32_t* A, const uint32_t* sa, Py_ssize_t ma,
+                            const uint32_t* B, const uint32_t* sb, Py_ssize_t mb,
                             uint64_t begin, uint64_t end) noexcept nogil:
     """Foreground pixels common to two RLEs among pixels [begin, end); sa, sb hold the start pixel
     of each run. A two-pointer sweep over the foreground runs (the odd ones) of both."""
@@ -483,58 +521,82 @@ def box_iou(const double[:, ::1] dt, const double[:, ::1] gt, const uint8_t[::1]
     return out
 
 
+cdef double _mask_iou(const uint32_t* A, const uint32_t* sa, Py_ssize_t ma, const int64_t* asize,
+                      const double* abox, uint64_t aarea,
+                      const uint32_t* B, const uint32_t* sb, Py_ssize_t mb, const int64_t* bsize,
+                      const double* bbox, uint64_t barea, bint crowd) noexcept nogil:
+    """IoU of detection mask A with ground-truth mask B, given their boxes, run starts and areas:
+    0 unless the boxes overlap with positive width and height, -1 when the sizes differ,
+    intersection / area(A) when B is a crowd. Only the columns both boxes span are intersected."""
+    cdef double left = fmax(abox[0], bbox[0]), right = fmin(abox[0] + abox[2], bbox[0] + bbox[2])
+    cdef uint64_t inter, h
+    if right - left <= 0 or fmin(abox[1] + abox[3], bbox[1] + bbox[3]) - fmax(abox[1], bbox[1]) <= 0:
+        return 0
+    if asize[0] != bsize[0] or asize[1] != bsize[1]:
+        return -1
+    h = <uint64_t>asize[0]
+    inter = _intersection(A, sa, ma, B, sb, mb, <uint64_t>left * h, <uint64_t>right * h)
+    if inter == 0:
+        return 0
+    return <double>inter / <double>(aarea if crowd else aarea + barea - inter)
+
+
 def rle_iou(const uint32_t[::1] dc, const int64_t[::1] doff, const int64_t[:, ::1] dsize,
             const uint32_t[::1] gc, const int64_t[::1] goff, const int64_t[:, ::1] gsize,
             const uint8_t[::1] crowd):
-    """(D, G) mask IoU; -1 where the masks' sizes differ and their boxes overlap.
-
-    Masks whose boxes overlap are intersected over the columns both boxes span only; the union is
-    area(dt) + area(gt) - intersection (area(dt) against a crowd)."""
+    """(D, G) mask IoU (see _mask_iou); -1 where the masks' sizes differ and their boxes overlap."""
     cdef Py_ssize_t nd = doff.shape[0] - 1, ng = goff.shape[0] - 1, d, g
-    dbox, gbox = to_bbox(dc, doff, dsize), to_bbox(gc, goff, gsize)
-    out = box_iou(dbox, gbox, crowd)
-    dstarts, gstarts = _run_starts(dc, doff), _run_starts(gc, goff)
-    darea, garea = area(dc, doff), area(gc, goff)
+    out = np.empty((nd, ng), dtype=np.float64)
+    if nd == 0 or ng == 0:
+        return out
+    dbox, dstarts, darea = rle_geometry(dc, doff, dsize)
+    gbox, gstarts, garea = rle_geometry(gc, goff, gsize)
     cdef double[:, ::1] o = out
     cdef const double[:, ::1] db = dbox, gb = gbox
-    cdef const uint64_t[::1] ds = dstarts, gs = gstarts
+    cdef const uint32_t[::1] ds = dstarts, gs = gstarts
     cdef const uint32_t[::1] da = darea, ga = garea
-    cdef uint64_t inter, union_, h, first, last
     with nogil:
         for d in range(nd):
             for g in range(ng):
-                if o[d, g] <= 0:
-                    continue
-                if dsize[d, 0] != gsize[g, 0] or dsize[d, 1] != gsize[g, 1]:
-                    o[d, g] = -1
-                    continue
-                h = <uint64_t>dsize[d, 0]
-                first = <uint64_t>fmax(db[d, 0], gb[g, 0])
-                last = <uint64_t>fmin(db[d, 0] + db[d, 2], gb[g, 0] + gb[g, 2])
-                inter = _intersection(&dc[0] + doff[d], &ds[0] + doff[d], doff[d + 1] - doff[d],
-                                      &gc[0] + goff[g], &gs[0] + goff[g], goff[g + 1] - goff[g],
-                                      first * h, last * h)
-                if inter == 0:
-                    o[d, g] = 0
-                    continue
-                union_ = da[d] if crowd[g] else <uint64_t>da[d] + ga[g] - inter
-                o[d, g] = <double>inter / <double>union_
+                o[d, g] = _mask_iou(&dc[0] + doff[d], &ds[0] + doff[d], doff[d + 1] - doff[d], &dsize[d, 0],
+                                    &db[d, 0], da[d], &gc[0] + goff[g], &gs[0] + goff[g], goff[g + 1] - goff[g],
+                                    &gsize[g, 0], &gb[g, 0], ga[g], crowd[g])
     return out
 
 
-def _run_starts(const uint32_t[::1] counts, const int64_t[::1] offsets):
-    """Start pixel of every run of every RLE (uint64, aligned with counts)."""
-    cdef Py_ssize_t n = offsets.shape[0] - 1, i, j
-    out = np.empty(counts.shape[0], dtype=np.uint64)
-    cdef uint64_t[::1] o = out
-    cdef uint64_t pos
+def cell_ious(const uint32_t[::1] dc, const int64_t[::1] doff, const int64_t[:, ::1] dsize, dgeometry,
+              const int64_t[::1] d_rows, const int64_t[::1] d_cells,
+              const uint32_t[::1] gc, const int64_t[::1] goff, const int64_t[:, ::1] gsize, ggeometry,
+              const int64_t[::1] g_rows, const int64_t[::1] g_cells, const uint8_t[::1] crowd,
+              double[::1] out, Py_ssize_t first, Py_ssize_t last):
+    """Mask IoU blocks of cells first..last-1 (evaluation's (image, category) cells), written to
+    out one (D_k, G_k) row-major block after another from out[0] on (the caller places out).
+
+    Cell k pairs the detections d_rows[d_cells[k]:d_cells[k + 1]] of the detection RLE table with
+    the ground truths g_rows[g_cells[k]:g_cells[k + 1]] of the gt table (crowd flags aligned with
+    g_rows); the geometries are rle_geometry() of the tables. Releases the GIL: disjoint cell
+    ranges may run in parallel threads."""
+    cdef const double[:, ::1] db = dgeometry[0]
+    cdef const double[:, ::1] gb = ggeometry[0]
+    cdef const uint32_t[::1] ds = dgeometry[1]
+    cdef const uint32_t[::1] gs = ggeometry[1]
+    cdef const uint32_t[::1] da = dgeometry[2]
+    cdef const uint32_t[::1] ga = ggeometry[2]
+    cdef Py_ssize_t k, i, j, d, g, pos = 0
+    cdef const uint32_t* dbase = &dc[0] if dc.shape[0] else NULL
+    cdef const uint32_t* gbase = &gc[0] if gc.shape[0] else NULL
+    cdef const uint32_t* dsb = &ds[0] if ds.shape[0] else NULL
+    cdef const uint32_t* gsb = &gs[0] if gs.shape[0] else NULL
     with nogil:
-        for i in range(n):
-            pos = 0
-            for j in range(offsets[i], offsets[i + 1]):
-                o[j] = pos
-                pos += counts[j]
-    return out
+        for k in range(first, last):
+            for i in range(d_cells[k], d_cells[k + 1]):
+                d = d_rows[i]
+                for j in range(g_cells[k], g_cells[k + 1]):
+                    g = g_rows[j]
+                    out[pos] = _mask_iou(dbase + doff[d], dsb + doff[d], doff[d + 1] - doff[d], &dsize[d, 0],
+                                         &db[d, 0], da[d], gbase + goff[g], gsb + goff[g], goff[g + 1] - goff[g],
+                                         &gsize[g, 0], &gb[g, 0], ga[g], crowd[j])
+                    pos += 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -716,49 +778,277 @@ cdef Py_ssize_t _toggles_to_counts(uint32_t* a, Py_ssize_t k, uint32_t* out) noe
     return m
 
 
-def fr_poly(const double[::1] xy, uint32_t h, uint32_t w, str where):
-    """Compressed string of the polygon (x0, y0, x1, y1, ...) rasterised into an h x w mask.
-    Coordinates must be finite with magnitude at most 1e8 (checked here)."""
-    cdef Py_ssize_t k = xy.shape[0] // 2, j, n, m
+cdef Py_ssize_t _poly_counts(const double* xy, Py_ssize_t k, uint32_t h, uint32_t w,
+                             uint32_t** counts, double* bad_value) noexcept nogil:
+    """Run lengths of the polygon of k vertices (x0, y0, x1, y1, ...) rasterised into an h x w
+    mask, in a new buffer *counts (freed by the caller); their number, or a negative code
+    (*counts NULL): -1 a coordinate (in *bad_value) is not finite or beyond +-1e8, -2 the polygon
+    has more than MAX_POLY_POINTS upsampled boundary points (their number in *bad_value), -3 out
+    of memory."""
+    cdef Py_ssize_t j, n
     cdef int64_t cap = 2, work = 0
     cdef double c
+    cdef int* px
+    cdef int* py
+    cdef uint32_t* a
+    counts[0] = NULL
     for j in range(2 * k):
         c = xy[j]
         if not (-1e8 <= c <= 1e8):
-            raise ValueError(f"{where} coordinates must be finite and within +-1e8, got {c}")
+            bad_value[0] = c
+            return -1
     if h == 0 or w == 0:
-        return b"0"
-    cdef int* px = <int*> malloc((k + 1) * sizeof(int))
-    cdef int* py = <int*> malloc((k + 1) * sizeof(int))
+        a = <uint32_t*> malloc(sizeof(uint32_t))
+        if a == NULL:
+            return -3
+        a[0] = 0
+        counts[0] = a
+        return 1
+    px = <int*> malloc((k + 1) * sizeof(int))
+    py = <int*> malloc((k + 1) * sizeof(int))
     if px == NULL or py == NULL:
         free(px)
         free(py)
-        raise MemoryError()
+        return -3
     for j in range(k):
         px[j] = <int>(5.0 * xy[2 * j] + 0.5)
         py[j] = <int>(5.0 * xy[2 * j + 1] + 0.5)
     for j in range(k):
         cap += _iabs(px[(j + 1) % k] - px[j]) + 2
         work += max(_iabs(px[(j + 1) % k] - px[j]), _iabs(py[(j + 1) % k] - py[j])) + 1
-    cdef uint32_t* a = NULL
-    cdef uint32_t* col
-    cdef uint32_t* out
-    try:
-        if work > MAX_POLY_POINTS:
-            raise ValueError(f"{where} is too long to rasterise: {work} upsampled boundary points "
-                             f"(limit {MAX_POLY_POINTS})")
-        a = <uint32_t*> malloc(3 * cap * sizeof(uint32_t))
-        if a == NULL:
-            raise MemoryError()
-        col = a + cap
-        out = a + 2 * cap
-        with nogil:
-            n = _poly_toggles(px, py, k, h, w, a, col)
-            _sort_toggles(a, col, n, out)
-            a[n] = h * w
-            m = _toggles_to_counts(a, n + 1, out)
-        return _to_bytes(out, m)
-    finally:
+    if work > _MAX_POLY_POINTS:
         free(px)
         free(py)
-        free(a)
+        bad_value[0] = work
+        return -2
+    a = <uint32_t*> malloc(3 * cap * sizeof(uint32_t))
+    if a == NULL:
+        free(px)
+        free(py)
+        return -3
+    n = _poly_toggles(px, py, k, h, w, a, a + cap)
+    _sort_toggles(a, a + cap, n, a + 2 * cap)
+    a[n] = h * w
+    n = _toggles_to_counts(a, n + 1, a + 2 * cap)
+    memcpy(a, a + 2 * cap, n * sizeof(uint32_t))
+    free(px)
+    free(py)
+    counts[0] = a
+    return n
+
+
+def fr_poly(const double[::1] xy, uint32_t h, uint32_t w, str where):
+    """Compressed string of the polygon (x0, y0, x1, y1, ...) rasterised into an h x w mask.
+    Coordinates must be finite with magnitude at most 1e8 (checked here)."""
+    cdef uint32_t* counts = NULL
+    cdef double bad = 0
+    cdef Py_ssize_t m
+    with nogil:
+        m = _poly_counts(&xy[0] if xy.shape[0] else NULL, xy.shape[0] // 2, h, w, &counts, &bad)
+    try:
+        if m == -1:
+            raise ValueError(f"{where} coordinates must be finite and within +-1e8, got {bad}")
+        if m == -2:
+            raise ValueError(f"{where} is too long to rasterise: {int(bad)} upsampled boundary points "
+                             f"(limit {MAX_POLY_POINTS})")
+        if m == -3:
+            raise MemoryError()
+        return _to_bytes(counts, m)
+    finally:
+        free(counts)
+
+
+# ---------------------------------------------------------------------------------------------
+# segmentations read by the native COCO JSON scanner
+
+# kinds of detkit._C's segmentation columns (SegmentationKind in csrc/core/coco_json.h)
+SEGM_ABSENT, SEGM_POLYGONS, SEGM_RLE_STRING, SEGM_RLE_COUNTS, SEGM_OTHER = 0, 1, 2, 3, 4
+
+
+cdef struct _Counts:  # a growable buffer of run lengths
+    uint32_t* data
+    Py_ssize_t size, capacity
+
+
+cdef bint _reserve(_Counts* c, Py_ssize_t extra) noexcept nogil:
+    """Room for `extra` more counts after c.size; False when out of memory."""
+    cdef uint32_t* grown
+    if c.size + extra <= c.capacity:
+        return True
+    grown = <uint32_t*> realloc(c.data, 2 * (c.size + extra) * sizeof(uint32_t))
+    if grown == NULL:
+        return False
+    c.data = grown
+    c.capacity = 2 * (c.size + extra)
+    return True
+
+
+cdef Py_ssize_t _segmentation_counts(uint8_t kind, const int64_t* size, const int64_t* parts, Py_ssize_t num_parts,
+                                     const double* values, const char* chars, Py_ssize_t num_chars,
+                                     int64_t h, int64_t w, _Counts* out, int64_t* out_size) noexcept nogil:
+    """Writes the run lengths of one record's segmentation, as annToRLE computes them, after
+    out.size (not advanced); their number, or -1 when this record cannot be converted here (the
+    caller then takes the general path, which also names the error).
+
+    Compressed and uncompressed RLEs keep their own size; polygons are rasterised into the h x w
+    image and merged (union), a list whose first item has 4 values is a list of boxes."""
+    cdef Py_ssize_t m = 0, j, k, total_counts, length
+    cdef int64_t total = 0, pixels
+    cdef Py_ssize_t error_at
+    cdef double v, bad
+    cdef double box[8]
+    cdef uint32_t* dst
+    cdef uint32_t* one
+    cdef uint32_t* acc
+    cdef uint32_t* tmp
+    cdef uint32_t** pieces
+    cdef int64_t* offsets
+    cdef bint boxes
+    if kind == 2 or kind == 3:
+        h, w = size[0], size[1]
+    elif kind != 1:
+        return -1
+    if h < 0 or w < 0 or h > _MAX_PIXELS or w > _MAX_PIXELS or h * w > _MAX_PIXELS:
+        return -1
+    out_size[0], out_size[1] = h, w
+    pixels = h * w
+    if kind == 2:  # a compressed string: at most one count per character
+        if not _reserve(out, num_chars):
+            return -1
+        m = _read_string(chars, num_chars, out.data + out.size, &total, &error_at)
+        return m if m >= 0 and total == pixels else -1
+    if kind == 3:
+        if num_parts != 1:
+            return -1
+        length = parts[1] - parts[0]
+        if not _reserve(out, length):
+            return -1
+        dst = out.data + out.size
+        for j in range(length):
+            v = values[parts[0] + j]
+            if not (0 <= v < 4294967296.0) or v != <double><int64_t>v:
+                return -1
+            dst[j] = <uint32_t>v
+            total += <int64_t>v
+        return length if total == pixels else -1
+    if num_parts == 0:
+        return -1
+    boxes = parts[1] - parts[0] == 4
+    pieces = <uint32_t**> malloc(num_parts * sizeof(uint32_t*))
+    offsets = <int64_t*> malloc((num_parts + 1) * sizeof(int64_t))
+    if pieces == NULL or offsets == NULL:
+        free(pieces)
+        free(offsets)
+        return -1
+    offsets[0] = 0
+    for k in range(num_parts):
+        pieces[k] = NULL
+    for k in range(num_parts):
+        length = parts[k + 1] - parts[k]
+        if boxes:
+            if length != 4:
+                m = -1
+                break
+            # the box's corner polygon [x, y, x, y + h, x + w, y + h, x + w, y]
+            box[0] = box[2] = values[parts[k]]
+            box[1] = box[7] = values[parts[k] + 1]
+            box[3] = box[5] = values[parts[k] + 1] + values[parts[k] + 3]
+            box[4] = box[6] = values[parts[k]] + values[parts[k] + 2]
+            m = _poly_counts(box, 4, <uint32_t>h, <uint32_t>w, &pieces[k], &bad)
+        else:
+            m = _poly_counts(values + parts[k], length // 2, <uint32_t>h, <uint32_t>w, &pieces[k], &bad)
+        if m < 0:
+            m = -1
+            break
+        offsets[k + 1] = offsets[k] + m
+    if m >= 0:
+        total_counts = offsets[num_parts]
+        if not _reserve(out, total_counts + 1):
+            m = -1
+        elif num_parts == 1:
+            m = total_counts
+            memcpy(out.data + out.size, pieces[0], m * sizeof(uint32_t))
+        else:
+            one = <uint32_t*> malloc((total_counts + 1) * sizeof(uint32_t))
+            acc = <uint32_t*> malloc((total_counts + 1) * sizeof(uint32_t))
+            tmp = <uint32_t*> malloc((total_counts + 1) * sizeof(uint32_t))
+            if one == NULL or acc == NULL or tmp == NULL:
+                m = -1
+            else:
+                for k in range(num_parts):
+                    memcpy(one + offsets[k], pieces[k], (offsets[k + 1] - offsets[k]) * sizeof(uint32_t))
+                m = _merge_all(one, offsets, num_parts, False, &acc, &tmp)
+                memcpy(out.data + out.size, acc, m * sizeof(uint32_t))
+            free(one)
+            free(acc)
+            free(tmp)
+    for k in range(num_parts):
+        free(pieces[k])
+    free(pieces)
+    free(offsets)
+    return m
+
+
+def segmentation_rles(const uint8_t[::1] kind, const int64_t[:, ::1] size, const int64_t[::1] record_parts,
+                      const int64_t[::1] part_offsets, const double[::1] values,
+                      const int64_t[::1] chars_offsets, const uint8_t[::1] chars,
+                      const int64_t[::1] rows, const int64_t[::1] heights, const int64_t[::1] widths):
+    """RLE table (counts, offsets, sizes) of the segmentations of records ``rows`` (the scanner's
+    columns), as ``COCO.annToRLE`` converts them; heights/widths give each row's image size (-1:
+    unknown). Returns (counts, offsets, sizes, bad): bad is -1, or the position in rows of the
+    first record converted only by the general path (another kind, an invalid RLE, a bad
+    polygon), and the table is then incomplete."""
+    cdef Py_ssize_t n = rows.shape[0], i, r, m, bad = -1, num = kind.shape[0]
+    cdef _Counts buf
+    offsets = np.empty(n + 1, dtype=np.int64)
+    sizes = np.zeros((n, 2), dtype=np.int64)
+    cdef int64_t[::1] off = offsets
+    cdef int64_t[:, ::1] sz = sizes
+    if heights.shape[0] != n or widths.shape[0] != n:
+        raise ValueError(f"heights and widths must have one entry per row ({n}), got {heights.shape[0]} "
+                         f"and {widths.shape[0]}")
+    for i in range(n):
+        if not (0 <= rows[i] < num):
+            raise IndexError(f"rows[{i}] = {rows[i]} is not a record index (0..{num - 1})")
+    buf.size = 0
+    buf.capacity = 1024  # plus one count per character or run length given (polygons grow it)
+    for i in range(n):
+        r = rows[i]
+        buf.capacity += chars_offsets[r + 1] - chars_offsets[r]
+        if kind[r] == 3:
+            buf.capacity += part_offsets[record_parts[r + 1]] - part_offsets[record_parts[r]]
+    buf.data = <uint32_t*> malloc(buf.capacity * sizeof(uint32_t))
+    if buf.data == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            for i in range(n):
+                r = rows[i]
+                off[i] = buf.size
+                m = _segmentation_counts(kind[r], &size[r, 0], &part_offsets[record_parts[r]],
+                                         record_parts[r + 1] - record_parts[r],
+                                         &values[0] if values.shape[0] else NULL,
+                                         <const char*>&chars[0] + chars_offsets[r] if chars.shape[0] else NULL,
+                                         chars_offsets[r + 1] - chars_offsets[r], heights[i], widths[i], &buf,
+                                         &sz[i, 0])
+                if m < 0:
+                    bad = i
+                    break
+                buf.size += m
+        off[n if bad < 0 else bad] = buf.size
+        return _adopt(&buf), offsets, sizes, bad
+    finally:
+        free(buf.data)
+
+
+cdef object _adopt(_Counts* c):
+    """The buffer's counts as a uint32 array that owns (and will free) the memory; c is emptied."""
+    cdef uint32_t* data = <uint32_t*> realloc(c.data, (c.size if c.size else 1) * sizeof(uint32_t))
+    if data == NULL:  # shrinking failed: keep the larger block
+        data = c.data
+    c.data = NULL
+    cdef view.array arr = view.array(shape=(c.size if c.size else 1,), itemsize=sizeof(uint32_t), format="I",
+                                     mode="c", allocate_buffer=False)
+    arr.data = <char*> data
+    arr.callback_free_data = free
+    return np.asarray(arr)[:c.size]

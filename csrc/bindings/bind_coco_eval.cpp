@@ -231,6 +231,19 @@ py::array_t<T> matrix(std::vector<T>&& v, int64_t width) {
   return flat.reshape({static_cast<py::ssize_t>(flat.shape(0) / width), static_cast<py::ssize_t>(width)});
 }
 
+// The segmentation columns (see CocoSegmentations); strings as one bytes object.
+py::dict segmentation_dict(CocoSegmentations&& seg) {
+  py::dict out;
+  out["kind"] = to_numpy(std::move(seg.kind));
+  out["size"] = matrix(std::move(seg.size), 2);
+  out["record_parts"] = to_numpy(std::move(seg.record_parts));
+  out["part_offsets"] = to_numpy(std::move(seg.part_offsets));
+  out["values"] = to_numpy(std::move(seg.values));
+  out["chars_offsets"] = to_numpy(std::move(seg.chars_offsets));
+  out["chars"] = py::bytes(seg.chars.data(), seg.chars.size());
+  return out;
+}
+
 py::object parse_results_binding(const py::buffer& data) {
   const py::buffer_info info = data.request();
   CocoResultColumns c;
@@ -249,6 +262,7 @@ py::object parse_results_binding(const py::buffer& data) {
   out["has_score"] = to_numpy(std::move(c.has_score));
   out["has_keypoints"] = to_numpy(std::move(c.has_keypoints));
   if (c.num_keypoint_values >= 0) out["keypoints"] = matrix(std::move(c.keypoints), c.num_keypoint_values);
+  out["segmentation"] = segmentation_dict(std::move(c.segmentation));
   return out;
 }
 
@@ -266,6 +280,8 @@ py::object parse_instances_binding(const py::buffer& data) {
   out["has_categories"] = c.has_categories;
   out["has_annotations"] = c.has_annotations;
   out["image_id"] = to_numpy(std::move(c.image_id));
+  out["image_height"] = to_numpy(std::move(c.image_height));
+  out["image_width"] = to_numpy(std::move(c.image_width));
   out["category_id"] = to_numpy(std::move(c.category_id));
   out["id"] = to_numpy(std::move(c.id));
   out["ann_image_id"] = to_numpy(std::move(c.ann_image_id));
@@ -282,6 +298,7 @@ py::object parse_instances_binding(const py::buffer& data) {
   out["has_num_keypoints"] = to_numpy(std::move(c.has_num_keypoints));
   out["has_keypoints"] = to_numpy(std::move(c.has_keypoints));
   if (c.num_keypoint_values >= 0) out["keypoints"] = matrix(std::move(c.keypoints), c.num_keypoint_values);
+  out["segmentation"] = segmentation_dict(std::move(c.segmentation));
   return out;
 }
 

@@ -268,6 +268,49 @@ class Scanner {
     return true;
   }
 
+  // An integer written as one (no fraction or exponent: "size": [3.0, 4] is not an RLE size in
+  // Python either) that fits int64.
+  bool integer_literal(int64_t& value) {
+    ws();
+    const char* start = p_;
+    if (!integer(value)) return false;
+    for (const char* q = start; q < p_; ++q)
+      if (*q != '-' && (*q < '0' || *q > '9')) return false;
+    return true;
+  }
+
+  // A string's contents with JSON escapes resolved, appended to out; false for escapes of
+  // characters outside ASCII (never part of a compressed RLE, which the caller then rejects).
+  bool string_into(std::vector<char>& out) {
+    const char *b, *e;
+    if (!string(b, e)) return false;
+    if (!std::memchr(b, '\\', static_cast<size_t>(e - b))) {  // the usual case: nothing to resolve
+      out.insert(out.end(), b, e);
+      return true;
+    }
+    for (const char* q = b; q < e; ++q) {
+      if (*q != '\\') {
+        out.push_back(*q);
+        continue;
+      }
+      const char c = *++q;
+      if (c == 'u') {
+        unsigned code = 0;
+        for (int i = 1; i <= 4; ++i) code = code * 16 + hex_value(q[i]);
+        if (code >= 0x80) return false;
+        out.push_back(static_cast<char>(code));
+        q += 4;
+      } else {
+        const char* from = "\"\\/bfnrt";
+        const char* to = "\"\\/\b\f\n\r\t";
+        out.push_back(to[std::strchr(from, c) - from]);
+      }
+    }
+    return true;
+  }
+
+  void seek(const char* p) { p_ = p; }
+
   // [n0, n1, ...] of numbers appended to out; count returned in n.
   bool number_array(std::vector<double>& out, int64_t& n) {
     if (!eat('[')) return false;
@@ -338,6 +381,10 @@ class Scanner {
   }
 
  private:
+  static unsigned hex_value(char c) {  // c is a hex digit (string() checked)
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+  }
+
   bool match_word(const char* w) {
     const size_t n = std::strlen(w);
     if (static_cast<size_t>(end_ - p_) >= n && std::memcmp(p_, w, n) == 0) {
@@ -409,7 +456,78 @@ void append_keypoints(std::vector<double>& keypoints, int64_t width, int64_t row
     pad_keypoints(keypoints, width, row + 1);
 }
 
+// Reads a "segmentation" value into seg and returns its kind: polygons [[x0, y0, ...], ...], or an
+// RLE {"size": [h, w], "counts": "string" | [run lengths]}. Any other value or shape is skipped
+// (after checking its syntax) and reported as kOther; false only for malformed JSON.
+bool read_segmentation(Scanner& s, CocoSegmentations& seg, uint8_t& kind, int64_t* size) {
+  s.ws();
+  const char* start = s.pos();
+  const size_t values = seg.values.size(), parts = seg.part_offsets.size(), chars = seg.chars.size();
+  auto end_part = [&] {
+    seg.part_offsets.push_back(static_cast<int64_t>(seg.values.size()));
+    return true;
+  };
+  kind = kOther;
+  if (s.peek('[')) {
+    if (s.array([&] {
+          int64_t n;
+          return s.number_array(seg.values, n) && end_part();
+        }))
+      kind = kPolygons;
+  } else if (s.peek('{')) {
+    bool have_size = false, have_counts = false;
+    uint8_t counts_kind = kOther;
+    const bool ok = s.object([&](const char* b, const char* e) {
+      if (key_is(b, e, "size")) {
+        if (have_size) return false;
+        return have_size = s.eat('[') && s.integer_literal(size[0]) && s.eat(',') && s.integer_literal(size[1]) &&
+                           s.eat(']');
+      }
+      if (key_is(b, e, "counts")) {
+        if (have_counts) return false;
+        have_counts = true;
+        int64_t n;
+        if (s.peek('"')) return (counts_kind = kRleString, s.string_into(seg.chars));
+        return (counts_kind = kRleCounts, s.number_array(seg.values, n) && end_part());
+      }
+      return s.skip_value();
+    });
+    if (ok && have_size && have_counts) kind = counts_kind;
+  }
+  if (kind == kOther) {  // undo what was read and skip the value whole
+    seg.values.resize(values);
+    seg.part_offsets.resize(parts);
+    seg.chars.resize(chars);
+    size[0] = size[1] = 0;
+    s.seek(start);
+    return s.skip_value();
+  }
+  if (kind != kRleString && kind != kRleCounts) size[0] = size[1] = 0;
+  return true;
+}
+
+// Closes record `kind`'s segmentation entries (kAbsent: the record has none).
+void end_segmentation(CocoSegmentations& seg, uint8_t kind, const int64_t* size) {
+  seg.kind.push_back(kind);
+  seg.size.insert(seg.size.end(), size, size + 2);
+  seg.record_parts.push_back(static_cast<int64_t>(seg.part_offsets.size()) - 1);
+  seg.chars_offsets.push_back(static_cast<int64_t>(seg.chars.size()));
+}
+
 }  // namespace
+
+void CocoSegmentations::append(CocoSegmentations&& other) {
+  auto shifted = [](std::vector<int64_t>& to, const std::vector<int64_t>& from, int64_t by) {
+    for (size_t i = 1; i < from.size(); ++i) to.push_back(from[i] + by);
+  };
+  shifted(record_parts, other.record_parts, record_parts.back());
+  shifted(part_offsets, other.part_offsets, part_offsets.back());
+  shifted(chars_offsets, other.chars_offsets, chars_offsets.back());
+  kind.insert(kind.end(), other.kind.begin(), other.kind.end());
+  size.insert(size.end(), other.size.begin(), other.size.end());
+  values.insert(values.end(), other.values.begin(), other.values.end());
+  chars.insert(chars.end(), other.chars.begin(), other.chars.end());
+}
 
 namespace {
 
@@ -418,13 +536,16 @@ bool read_result(Scanner& s, std::vector<double>& kp, CocoResultColumns& out) {
   int64_t image_id = 0, category_id = 0;
   bool have_image = false, have_category = false, have_box = false, have_score = false, have_kp = false;
   double box[4] = {kNaN, kNaN, kNaN, kNaN}, score = kNaN;
+  uint8_t segm = kAbsent;
+  int64_t segm_size[2] = {0, 0};
   const bool obj = s.object([&](const char* b, const char* e) {
     if (key_is(b, e, "image_id")) return have_image = s.integer(image_id);
     if (key_is(b, e, "category_id")) return have_category = s.integer(category_id);
     if (key_is(b, e, "bbox")) return have_box = read_box(s, box);
     if (key_is(b, e, "score")) return have_score = s.number(score);
     if (key_is(b, e, "keypoints")) return have_kp = read_keypoints(s, kp, out.num_keypoint_values);
-    if (key_is(b, e, "segmentation")) return false;  // masks: the general path handles them
+    if (key_is(b, e, "segmentation"))  // a repeated one (rare) is left to the general parser
+      return segm == kAbsent && read_segmentation(s, out.segmentation, segm, segm_size);
     return s.skip_value();
   });
   if (!obj || !have_image || !have_category) return false;
@@ -437,6 +558,7 @@ bool read_result(Scanner& s, std::vector<double>& kp, CocoResultColumns& out) {
   out.has_score.push_back(have_score);
   out.has_keypoints.push_back(have_kp);
   append_keypoints(out.keypoints, out.num_keypoint_values, row, have_kp, kp);
+  end_segmentation(out.segmentation, segm, segm_size);
   return true;
 }
 
@@ -468,6 +590,7 @@ void append_columns(CocoResultColumns& out, CocoResultColumns&& part) {
   out.has_bbox.insert(out.has_bbox.end(), part.has_bbox.begin(), part.has_bbox.end());
   out.has_score.insert(out.has_score.end(), part.has_score.begin(), part.has_score.end());
   out.has_keypoints.insert(out.has_keypoints.end(), part.has_keypoints.begin(), part.has_keypoints.end());
+  out.segmentation.append(std::move(part.segmentation));
 }
 
 // Reads one annotation object at the scanner's position and appends it to out.
@@ -476,6 +599,8 @@ bool read_annotation(Scanner& s, std::vector<double>& kp, CocoInstanceColumns& o
   bool have_id = false, have_image = false, have_category = false, have_box = false, have_area = false,
        have_crowd = false, have_ignore = false, have_nkp = false, have_kp = false;
   double box[4] = {kNaN, kNaN, kNaN, kNaN}, area = kNaN, crowd = 0, ignore = 0, nkp = kNaN;
+  uint8_t segm = kAbsent;
+  int64_t segm_size[2] = {0, 0};
   const bool obj = s.object([&](const char* b, const char* e) {
     if (key_is(b, e, "id")) return have_id = s.integer(id);
     if (key_is(b, e, "image_id")) return have_image = s.integer(image_id);
@@ -486,6 +611,8 @@ bool read_annotation(Scanner& s, std::vector<double>& kp, CocoInstanceColumns& o
     if (key_is(b, e, "ignore")) return have_ignore = s.number_or_bool(ignore);
     if (key_is(b, e, "num_keypoints")) return have_nkp = s.number(nkp);
     if (key_is(b, e, "keypoints")) return have_kp = read_keypoints(s, kp, out.num_keypoint_values);
+    if (key_is(b, e, "segmentation"))
+      return segm == kAbsent && read_segmentation(s, out.segmentation, segm, segm_size);
     return s.skip_value();
   });
   if (!obj || !have_id || !have_image || !have_category) return false;
@@ -505,6 +632,7 @@ bool read_annotation(Scanner& s, std::vector<double>& kp, CocoInstanceColumns& o
   out.has_num_keypoints.push_back(have_nkp);
   out.has_keypoints.push_back(have_kp);
   append_keypoints(out.keypoints, out.num_keypoint_values, row, have_kp, kp);
+  end_segmentation(out.segmentation, segm, segm_size);
   return true;
 }
 
@@ -547,6 +675,7 @@ void append_instances(CocoInstanceColumns& out, CocoInstanceColumns&& part) {
   cat(out.has_ignore, part.has_ignore);
   cat(out.has_num_keypoints, part.has_num_keypoints);
   cat(out.has_keypoints, part.has_keypoints);
+  out.segmentation.append(std::move(part.segmentation));
 }
 
 // The annotations array whose '[' the scanner is at, parsed in parallel chunks for large inputs
@@ -557,7 +686,7 @@ bool read_annotations(Scanner& s, const char* end, CocoInstanceColumns& out) {
   if (s.eat(']')) return true;
   s.ws();
   const char* first = s.pos();
-  const int64_t chunks = std::min<int64_t>(get_num_threads(), static_cast<int64_t>((end - first) >> 22));
+  const int64_t chunks = std::min<int64_t>(get_num_threads(), static_cast<int64_t>((end - first) >> 20));
   const std::vector<const char*> starts = guess_chunk_starts(first, end, chunks);
   const int64_t n = static_cast<int64_t>(starts.size());
   std::vector<CocoInstanceColumns> parts(n);
@@ -611,7 +740,7 @@ bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out) {
   // Large files are split into chunks parsed by separate threads. A chunk boundary is only a
   // guess (the next '{' after a ',' past an even split); it is accepted when the previous chunk,
   // parsed from a known record start, ends exactly there, so the result is the sequential one.
-  const int64_t chunks = std::min<int64_t>(get_num_threads(), static_cast<int64_t>(size >> 22));
+  const int64_t chunks = std::min<int64_t>(get_num_threads(), static_cast<int64_t>(size >> 20));
   const std::vector<const char*> starts = guess_chunk_starts(first, end, chunks);
   const int64_t n = static_cast<int64_t>(starts.size());
   std::vector<CocoResultColumns> parts(n);
@@ -650,26 +779,42 @@ bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out) {
 
 bool parse_coco_instances(const char* data, size_t size, CocoInstanceColumns& out) {
   Scanner s(data, size);
-  // Reads one {"id": ..., ...} record (other keys skipped) and appends its id to `ids`.
-  auto read_id_into = [&](std::vector<int64_t>& ids) {
-    return [&s, &ids]() {
-      int64_t id = 0;
+  // Reads one {"id": ..., ...} record (other keys skipped) and appends its id to `ids`, and for
+  // images its "height" and "width" (-1 when absent or not an integer) to `heights`, `widths`.
+  auto read_id_into = [&](std::vector<int64_t>& ids, std::vector<int64_t>* heights = nullptr,
+                          std::vector<int64_t>* widths = nullptr) {
+    return [&s, &ids, heights, widths]() {
+      int64_t id = 0, height = -1, width = -1;
       bool have_id = false;
+      auto dimension = [&s](int64_t& value) {
+        s.ws();
+        const char* start = s.pos();
+        if (s.integer_literal(value)) return true;
+        value = -1;
+        s.seek(start);
+        return s.skip_value();
+      };
       const bool obj = s.object([&](const char* b, const char* e) {
         if (key_is(b, e, "id")) return have_id = s.integer(id);
+        if (heights && key_is(b, e, "height")) return dimension(height);
+        if (widths && key_is(b, e, "width")) return dimension(width);
         return s.skip_value();
       });
       if (!obj || !have_id) return false;
       ids.push_back(id);
+      if (heights) heights->push_back(height);
+      if (widths) widths->push_back(width);
       return true;
     };
   };
-  auto image = read_id_into(out.image_id);
+  auto image = read_id_into(out.image_id, &out.image_height, &out.image_width);
   auto category = read_id_into(out.category_id);
   const bool ok = s.object([&](const char* b, const char* e) {
     // a repeated key replaces the earlier value, as in Python's json module
     if (key_is(b, e, "images")) {
       out.image_id.clear();
+      out.image_height.clear();
+      out.image_width.clear();
       return out.has_images = s.array(image);
     }
     if (key_is(b, e, "categories")) {

@@ -5,9 +5,13 @@
 //
 // Numbers are converted with std::from_chars, which rounds correctly, so values equal Python's
 // float(). The scanners return false (never throw) on anything they do not handle: malformed JSON,
-// a null or string where a number is needed, non-integral ids, result records with a
-// "segmentation" field, keypoint arrays of differing lengths. The caller then falls back to a
-// general JSON parser, which also produces the precise error message.
+// a null or string where a number is needed, non-integral ids, keypoint arrays of differing
+// lengths. The caller then falls back to a general JSON parser, which also produces the precise
+// error message.
+//
+// "segmentation" values are read into CocoSegmentations (polygon lists, RLEs with a compressed
+// string or a list of run lengths); any other value there is recorded as kOther, not an error,
+// so that the caller can decide (evaluation falls back to the dicts only when it needs masks).
 #pragma once
 
 #include <cstddef>
@@ -16,25 +20,44 @@
 
 namespace detkit {
 
+enum SegmentationKind : uint8_t { kAbsent = 0, kPolygons = 1, kRleString = 2, kRleCounts = 3, kOther = 4 };
+
+// Every record's "segmentation", flattened. Record i's parts are [record_parts[i], record_parts[i+1])
+// (one per polygon, or the one run-length list of an uncompressed RLE), part j's numbers are
+// values[part_offsets[j]:part_offsets[j+1]]; a compressed string is chars[chars_offsets[i]:
+// chars_offsets[i+1]] (JSON escapes resolved). Offset arrays start at 0 and have one more entry
+// than there are records (parts).
+struct CocoSegmentations {
+  std::vector<uint8_t> kind;    // SegmentationKind per record
+  std::vector<int64_t> size;    // (n, 2): an RLE's [h, w]; 0 for other kinds
+  std::vector<int64_t> record_parts{0}, part_offsets{0}, chars_offsets{0};
+  std::vector<double> values;   // polygon coordinates or run lengths
+  std::vector<char> chars;      // compressed RLE strings
+  // Appends another record range (e.g. a chunk parsed by another thread), shifting its offsets.
+  void append(CocoSegmentations&& other);
+};
+
 struct CocoResultColumns {
   std::vector<int64_t> image_id, category_id;
   std::vector<double> bbox;       // (n, 4); NaN rows where "bbox" is absent
   std::vector<double> score;      // NaN where absent
   std::vector<double> keypoints;  // (n, num_keypoint_values) when any record has "keypoints"
   std::vector<uint8_t> has_bbox, has_score, has_keypoints;
+  CocoSegmentations segmentation;
   int64_t num_keypoint_values = -1;  // -1: no record has keypoints
   int64_t size() const { return static_cast<int64_t>(image_id.size()); }
 };
 
 struct CocoInstanceColumns {
-  // images
-  std::vector<int64_t> image_id;
+  // images; height/width -1 where absent or not an integer
+  std::vector<int64_t> image_id, image_height, image_width;
   // categories
   std::vector<int64_t> category_id;
   // annotations
   std::vector<int64_t> id, ann_image_id, ann_category_id;
   std::vector<double> bbox, area, iscrowd, ignore, num_keypoints, keypoints;
   std::vector<uint8_t> has_bbox, has_area, has_iscrowd, has_ignore, has_num_keypoints, has_keypoints;
+  CocoSegmentations segmentation;
   int64_t num_keypoint_values = -1;  // -1: no annotation has keypoints
   bool has_images = false, has_categories = false, has_annotations = false;
 };

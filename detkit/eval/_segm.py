@@ -1,44 +1,140 @@
 """Mask overlaps for segm evaluation: per (image, category) cell, the IoU of the cell's
-detections (score order, cut at maxDets[-1]) with its gts, via :func:`detkit.eval.mask.iou`."""
+detections (score order, cut at maxDets[-1]) with its gts, as pycocotools' ``maskUtils.iou``.
+
+Masks come as RLE tables (one counts buffer, offsets, sizes; see ``detkit._cy_mask``). A COCO read
+from a file converts the segmentations the native scanner read; a dict-based COCO (or a
+pycocotools one) goes through ``annToRLE`` record by record. A record the native conversion
+cannot take (a segmentation of another shape, an invalid RLE) sends the whole set through
+``annToRLE``, which gives pycocotools' result or names the bad record.
+"""
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
-from detkit import _C
+from detkit import _C, _cy_mask
+from detkit.eval.cocoeval import _positions
+
+
+def image_sizes_of(image_sizes: Optional[tuple], image_id: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """(heights, widths) of the images ``image_id`` from (ids, heights, widths) of the images
+    list (-1 where unknown); a repeated image id takes its last entry, as the ``imgs`` dict."""
+    if image_sizes is None or len(image_sizes[0]) == 0:
+        unknown = np.full(len(image_id), -1, np.int64)
+        return unknown, unknown
+    ids, heights, widths = image_sizes
+    order = np.argsort(ids, kind="stable")
+    last = np.append(ids[order][1:] != ids[order][:-1], True)  # the last entry of each id
+    rows = order[last]
+    pos = _positions(image_id, ids[rows])
+    known = pos >= 0
+    rows = rows[np.maximum(pos, 0)]
+    return np.where(known, heights[rows], -1), np.where(known, widths[rows], -1)
+
+
+def native_rles(cols: dict, rows: np.ndarray) -> Optional[tuple]:
+    """RLE table (counts, offsets, sizes) of file rows ``rows`` from the scanner's segmentation
+    columns, or None when some record needs the general path (or there are no such columns)."""
+    seg = cols.get("segmentation")
+    if seg is None:
+        return None
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    heights, widths = image_sizes_of(cols.get("image_sizes"), cols["image_id"][rows])
+    # work per record: its string's length, or its number of coordinates / run lengths
+    work = np.diff(seg["chars_offsets"])[rows] + np.diff(seg["part_offsets"][seg["record_parts"]])[rows]
+
+    def convert(first: int, last: int):
+        return _cy_mask.segmentation_rles(
+            seg["kind"], seg["size"], seg["record_parts"], seg["part_offsets"], seg["values"],
+            seg["chars_offsets"], seg["chars"], rows[first:last], heights[first:last], widths[first:last])
+
+    parts = _in_parallel(convert, np.cumsum(work), min_work=20_000)
+    if any(bad >= 0 for *_, bad in parts):
+        return None
+    if len(parts) == 1:
+        return parts[0][:3]
+    shifts = np.cumsum([0] + [len(counts) for counts, *_ in parts[:-1]])
+    offsets = np.concatenate([parts[0][1][:1]] + [off[1:] + shift for (_, off, *_), shift in zip(parts, shifts)])
+    return (np.concatenate([p[0] for p in parts]), offsets, np.concatenate([p[2] for p in parts]))
+
+
+def rle_geometry(table: tuple) -> tuple:
+    """(boxes, run starts, areas) of an RLE table, computed in parallel ranges of RLEs."""
+    counts, offsets, sizes = table
+    n = len(offsets) - 1
+    boxes, starts, areas = np.empty((n, 4)), np.empty(len(counts), np.uint32), np.empty(n, np.uint32)
+    _in_parallel(lambda first, last: _cy_mask.geometry_into(counts, offsets, sizes, boxes, starts, areas,
+                                                            first, last), offsets[1:])
+    return boxes, starts, areas
+
+
+def _rle_table(coco, cols: dict, rows: np.ndarray, name: str) -> Tuple[tuple, np.ndarray]:
+    """(RLE table, table row of each of ``rows``) for the annotations at file rows ``rows``."""
+    if "rle" in cols:  # results: converted once when they were loaded
+        return cols["rle"], rows
+    table = native_rles(cols, rows)
+    if table is None:
+        anns = cols["dicts"] if "dicts" in cols else coco.dataset["annotations"]
+        table = _cy_mask.parse([coco.annToRLE(anns[r]) for r in rows.tolist()], name)
+    return table, np.arange(len(rows), dtype=np.int64)
 
 
 def segm_overlaps(coco_gt, coco_dt, gt: dict, dt: dict, run: dict, max_det: int) -> Tuple[np.ndarray, np.ndarray]:
     """(flat overlaps, per-cell offsets) in the layout ``coco_evaluate`` reads for precomputed
-    overlaps; the segmentations are converted with ``annToRLE`` (polygons merged, as pycocotools)."""
-    try:
-        from detkit.eval import mask as mask_utils
-    except ImportError as err:  # pragma: no cover - the mask module ships with detkit.eval
-        raise ImportError("segm evaluation needs detkit.eval.mask") from err
+    overlaps: only cells with both detections and gts get a (D, G) block."""
     num_cells = run["num_cells"]
-    g_cell, d_cell = run["gt"]["cell"], run["dt"]["cell"]
-    g_dicts, d_dicts = gt["dicts"], dt["dicts"]
-    g_rows, d_rows = run["gt_rows"], run["dt_rows"]
-    offsets, order = _C.coco_sort_detections(d_cell, run["dt"]["score"], num_cells, max_det)
+    g_cell = run["gt"]["cell"]
+    d_bounds, d_order = _C.coco_sort_detections(run["dt"]["cell"], run["dt"]["score"], num_cells, max_det)
     g_order = np.argsort(g_cell, kind="stable")
     g_order = g_order[g_cell[g_order] >= 0]
     g_bounds = np.searchsorted(g_cell[g_order], np.arange(num_cells + 1))
-    crowd = run["gt"]["iscrowd"]
+    d_count, g_count = np.diff(d_bounds), np.diff(g_bounds)
+    both = (d_count > 0) & (g_count > 0)
+    dets = d_order[np.repeat(both, d_count)]  # the cells' detections and gts, cell after cell
+    gts = g_order[np.repeat(both, g_count)]
+    d_table, d_rows = _rle_table(coco_dt, dt, _file_rows(run["dt_rows"], dets), "detections")
+    g_table, g_rows = _rle_table(coco_gt, gt, _file_rows(run["gt_rows"], gts), "ground truths")
+    d_cells = np.concatenate([[0], np.cumsum(d_count[both])])
+    g_cells = np.concatenate([[0], np.cumsum(g_count[both])])
+    blocks = d_count[both] * g_count[both]
+    ends = np.cumsum(blocks)
+    block_offsets = np.zeros(num_cells, np.int64)
+    block_offsets[both] = ends - blocks
+    flat = np.empty(int(ends[-1]) if len(ends) else 0, np.float64)
+    crowd = np.ascontiguousarray(run["gt"]["iscrowd"][gts], dtype=np.uint8)
+    d_geometry = dt["rle_geometry"] if "rle_geometry" in dt else rle_geometry(d_table)
+    g_geometry = rle_geometry(g_table)
 
-    def row(rows, i):
-        return int(i) if rows is None else int(rows[i])
+    def fill(first: int, last: int) -> None:
+        start = int(ends[first - 1]) if first else 0
+        _cy_mask.cell_ious(*d_table, d_geometry, d_rows, d_cells, *g_table, g_geometry, g_rows, g_cells, crowd,
+                           flat[start:], first, last)
 
-    blocks, block_offsets, filled = [], np.zeros(num_cells, np.int64), 0
-    for c in np.flatnonzero((np.diff(offsets) > 0) & (np.diff(g_bounds) > 0)):
-        gi = g_order[g_bounds[c]:g_bounds[c + 1]]
-        di = order[offsets[c]:offsets[c + 1]]
-        g_rle = [coco_gt.annToRLE(g_dicts[row(g_rows, i)]) for i in gi]
-        d_rle = [coco_dt.annToRLE(d_dicts[row(d_rows, i)]) for i in di]
-        ious = np.ascontiguousarray(mask_utils.iou(d_rle, g_rle, crowd[gi]), dtype=np.float64)
-        block_offsets[c] = filled
-        blocks.append(ious.ravel())
-        filled += ious.size
-    flat = np.concatenate(blocks) if blocks else np.zeros(0, np.float64)
+    _in_parallel(fill, ends, min_work=2_000)
     return flat, block_offsets
+
+
+def _file_rows(rows: Optional[np.ndarray], picked: np.ndarray) -> np.ndarray:
+    """File rows of evaluation rows ``picked`` (rows None: they are file rows)."""
+    return np.ascontiguousarray(picked if rows is None else rows[picked], dtype=np.int64)
+
+
+def _in_parallel(fn, ends: np.ndarray, min_work: int = 200_000) -> list:
+    """[fn(first, last), ...] over ranges of the items whose cumulative work is ``ends``: one
+    range, or one per thread of about equal work (fn must release the GIL) when there is at
+    least ``min_work`` per thread."""
+    from detkit import get_num_threads
+
+    n = len(ends)
+    total = int(ends[-1]) if n else 0
+    threads = min(get_num_threads(), max(1, total // min_work))
+    if threads <= 1:
+        return [fn(0, n)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    cuts = np.searchsorted(ends, np.arange(1, threads) * (total / threads))
+    bounds = [0, *sorted({int(c) for c in cuts if 0 < c < n}), n]
+    with ThreadPoolExecutor(len(bounds) - 1) as pool:
+        return list(pool.map(lambda r: fn(*r), zip(bounds[:-1], bounds[1:])))

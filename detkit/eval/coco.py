@@ -5,7 +5,8 @@ Code written for ``pycocotools.coco.COCO`` runs unchanged: ``dataset``, ``anns``
 ``loadImgs``, ``loadRes`` (file name, list of dicts or (N, 7) array), ``annToRLE``/``annToMask``.
 
 Difference in cost, not in behaviour: a COCO built from a *file* reads only the columns evaluation
-needs (ids, boxes, areas, crowd flags, keypoints) with a native JSON scanner; the nested dicts
+needs (ids, boxes, areas, crowd flags, keypoints, segmentations, image sizes) with a native JSON
+scanner, and segm evaluation converts its polygons and RLEs natively; the nested dicts
 (``dataset``, ``anns``...) are built from the file the first time they are accessed. Once they have
 been accessed they are the source of truth again (edits to them are seen by the evaluation).
 A COCO built from a dict or a list of result dicts always reads the dicts.
@@ -33,7 +34,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from detkit import _C
+from detkit import _C, _cy_mask
 
 __all__ = ["COCO"]
 
@@ -269,7 +270,9 @@ class COCO:
         if isinstance(resFile, (str, bytes, os.PathLike)):
             cols = _parse_file(resFile, _C.coco_parse_results)
             if cols is not None and self._fast_results_ok(cols):
-                return self._results_from_columns(cols, _Loader(resFile, self))
+                res = self._results_from_columns(cols, _Loader(resFile, self))
+                if res is not None:
+                    return res
             anns = json.loads(_read_bytes(resFile))
         elif isinstance(resFile, np.ndarray):
             arr = np.asarray(resFile, dtype=np.float64)
@@ -290,41 +293,65 @@ class COCO:
 
     @staticmethod
     def _fast_results_ok(cols: dict) -> bool:
-        """Box records, or keypoint records without boxes (pycocotools' two common branches)."""
+        """Box records, mask records (compressed RLEs) without boxes or keypoint records without
+        either, the branches of pycocotools' loadRes in its order (decided by the first record)."""
         n = len(cols["image_id"])
         if n == 0:
             return False
         if cols["has_bbox"][0]:
             return bool(cols["has_bbox"].all())
+        kind = cols["segmentation"]["kind"]
+        if kind[0] != _cy_mask.SEGM_ABSENT:
+            return bool((kind == _cy_mask.SEGM_RLE_STRING).all())
         return "keypoints" in cols and bool(cols["has_keypoints"].all())
 
     def _results_from_columns(self, cols: dict, load_dicts) -> "COCO":
-        """A result COCO in column mode: box records (area = w * h) or keypoint records (box and
-        area from the keypoints' extent), as pycocotools' loadRes computes them."""
+        """A result COCO in column mode, with areas and boxes as pycocotools' loadRes computes
+        them: box records (area = w * h), mask records (area and missing boxes from the mask)
+        or keypoint records (box and area from the keypoints' extent). None when a mask needs the
+        general path (the caller then reads the dicts)."""
         n = len(cols["image_id"])
         gt = self._eval_columns()
-        boxes = "has_bbox" not in cols or bool(cols["has_bbox"][0])
-        if not boxes:
+        kind = "bbox" if "has_bbox" not in cols or cols["has_bbox"][0] else \
+            "segm" if cols["segmentation"]["kind"][0] else "keypoints"
+        extra = {}
+        if kind == "bbox":
+            area = cols["bbox"][:, 2] * cols["bbox"][:, 3]
+        elif kind == "segm":
+            from detkit.eval._segm import native_rles
+
+            from detkit.eval._segm import native_rles, rle_geometry
+
+            extra["rle"] = rle = native_rles(cols, np.arange(n))
+            if rle is None:
+                return None
+            extra["rle_geometry"] = boxes, _, areas = rle_geometry(rle)
+            area = areas.astype(np.float64)
+            has = cols["has_bbox"].astype(bool)[:, None]
+            cols = dict(cols, bbox=np.where(has, cols["bbox"], boxes))
+        else:
             kp = cols["keypoints"]
             x, y = kp[:, 0::3], kp[:, 1::3]
             x0, x1, y0, y1 = x.min(axis=1), x.max(axis=1), y.min(axis=1), y.max(axis=1)
             cols = dict(cols, bbox=np.stack([x0, y0, x1 - x0, y1 - y0], axis=1))
-        _check_result_columns(cols, gt, require_box=boxes)
-        bbox = cols["bbox"]
+            area = (x1 - x0) * (y1 - y0)
+        _check_result_columns(cols, gt, require_box=kind == "bbox")
         res = COCO.__new__(COCO)
         res._dataset = None
         res._index = None
         res._columns = {
-            "image_id": cols["image_id"], "category_id": cols["category_id"], "bbox": bbox,
-            "score": cols["score"],
-            "area": bbox[:, 2] * bbox[:, 3] if boxes else (x1 - x0) * (y1 - y0),
+            "image_id": cols["image_id"], "category_id": cols["category_id"], "bbox": cols["bbox"],
+            "score": cols["score"], "area": area,
             "id": np.arange(1, n + 1, dtype=np.int64), "iscrowd": np.zeros(n),
             "ignore": np.zeros(n), "num_keypoints": np.full(n, np.nan),
             "category_ids_gt": gt["category_ids"], "image_ids_gt": gt["image_ids"],
-            "ids_unique": True,
+            "ids_unique": True, **extra,
         }
-        if "keypoints" in cols:
-            res._columns["keypoints"] = cols["keypoints"]
+        for name in ("keypoints", "segmentation"):
+            if name in cols:
+                res._columns[name] = cols[name]
+        if "image_sizes" in gt:  # polygons in results are drawn on the ground truth's images
+            res._columns["image_sizes"] = gt["image_sizes"]
         res._materialize = load_dicts
         return res
 
@@ -398,7 +425,8 @@ class COCO:
                 return {**cols, "image_ids": cols["image_ids_gt"], "category_ids": cols["category_ids_gt"]}
             return {**cols, "image_ids": _first_occurrence_unique(cols["image_id"]),
                     "category_ids": cols["category_id"], "image_id": cols["ann_image_id"],
-                    "category_id": cols["ann_category_id"], "ids_unique": None}
+                    "category_id": cols["ann_category_id"], "ids_unique": None,
+                    "image_sizes": (cols["image_id"], cols["image_height"], cols["image_width"])}
         return _columns_from_dicts(self.dataset)
 
 

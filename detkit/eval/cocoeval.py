@@ -367,9 +367,9 @@ def _take(arr, rows):
 def _prepare(coco_gt, coco_dt, p: Params, use_ignore_flag: bool) -> dict:
     if p.iouType not in ("bbox", "segm", "keypoints"):
         raise ValueError(f"iouType must be 'bbox', 'segm' or 'keypoints', got {p.iouType!r}")
-    segm = p.iouType == "segm"  # masks are read from the annotation dicts
-    gt = _columns_of(coco_gt, segm)
-    dt = _columns_of(coco_dt, segm)
+    segm = p.iouType == "segm"
+    gt = _columns_of(coco_gt)
+    dt = _columns_of(coco_dt)
     img_sorted = np.asarray(p.imgIds, dtype=np.int64)
     I = len(img_sorted)
     K = len(p.catIds) if p.useCats else 1
@@ -443,8 +443,8 @@ def _rows_of(arr: Optional[np.ndarray], rows: Optional[np.ndarray], width: int, 
     return np.ascontiguousarray(_take(arr, rows), dtype=np.float64)
 
 
-def _columns_of(coco, need_dicts: bool = False) -> dict:
-    if hasattr(coco, "_eval_columns") and not need_dicts:
+def _columns_of(coco) -> dict:
+    if hasattr(coco, "_eval_columns"):
         return coco._eval_columns()
     from detkit.eval.coco import _columns_from_dicts  # also a pycocotools COCO object: its dicts
 

@@ -68,7 +68,7 @@ void test_results_scanner() {
   CHECK(c.size() == 2 && c.image_id[1] == 4 && c.bbox[0] == 1.5 && c.score[0] == 0.25);
   const char* bad[] = {"[{\"image_id\": 1, \"category_id\": 2,", "[{\"image_id\": 1.5, \"category_id\": 2}]",
                        "[{\"image_id\": 1, \"category_id\": 2, \"bbox\": [1, 2, 3]}]", "[1, 2]", "{}",
-                       "[{\"image_id\": 1, \"category_id\": 2, \"segmentation\": []}]", "[{\"image_id\": 01}]",
+                       "[{\"image_id\": 1, \"category_id\": 2, \"segmentation\": [}]", "[{\"image_id\": 01}]",
                        "[{\"image_id\": 1, \"category_id\": 2}] x", ""};
   for (const char* text : bad) {
     detkit::CocoResultColumns r;
@@ -105,6 +105,58 @@ void test_results_scanner() {
   CHECK(!detkit::parse_coco_results(big.data(), big.size(), q));
 }
 
+void test_segmentation_scanner() {
+  // every kind: polygons, compressed string (with escapes), run lengths, other shapes, absent
+  const std::string text =
+      "[{\"image_id\": 1, \"category_id\": 2, \"segmentation\": [[1, 2, 3, 4, 5, 6], [7.5, 8, 9, 10, 11, 12, 13]]},"
+      " {\"image_id\": 1, \"category_id\": 2, \"segmentation\": {\"counts\": \"a\\\\b\\u0050\", \"size\": [3, 4]}},"
+      " {\"image_id\": 1, \"category_id\": 2, \"segmentation\": {\"size\": [2, 2], \"counts\": [1, 2, 1]}},"
+      " {\"image_id\": 1, \"category_id\": 2, \"segmentation\": {\"size\": [2.0, 2], \"counts\": [4]}},"
+      " {\"image_id\": 1, \"category_id\": 2, \"segmentation\": [1, 2, 3, 4, 5, 6]},"
+      " {\"image_id\": 1, \"category_id\": 2, \"segmentation\": null},"
+      " {\"image_id\": 1, \"category_id\": 2}]";
+  detkit::CocoResultColumns c;
+  CHECK(detkit::parse_coco_results(text.data(), text.size(), c));
+  const auto& g = c.segmentation;
+  const std::vector<uint8_t> kinds = {detkit::kPolygons, detkit::kRleString, detkit::kRleCounts, detkit::kOther,
+                                      detkit::kOther,    detkit::kOther,     detkit::kAbsent};
+  CHECK(g.kind == kinds);
+  CHECK((g.record_parts == std::vector<int64_t>{0, 2, 2, 3, 3, 3, 3, 3}));
+  CHECK((g.part_offsets == std::vector<int64_t>{0, 6, 13, 16}));
+  CHECK(g.values[6] == 7.5 && g.values[13] == 1 && g.values[15] == 1);
+  CHECK((g.chars_offsets == std::vector<int64_t>{0, 0, 4, 4, 4, 4, 4, 4}));
+  CHECK(std::string(g.chars.begin(), g.chars.end()) == "a\\bP");
+  CHECK(g.size[2] == 3 && g.size[3] == 4 && g.size[4] == 2 && g.size[6] == 0);
+  // a repeated "segmentation" key is left to the general parser
+  const std::string twice = "[{\"image_id\": 1, \"category_id\": 2, \"segmentation\": [], \"segmentation\": []}]";
+  detkit::CocoResultColumns t;
+  CHECK(!detkit::parse_coco_results(twice.data(), twice.size(), t));
+  // chunks parsed by several threads join into the single-thread columns
+  std::string big = "[";
+  for (int i = 0; i < 30000; ++i) {
+    if (i) big += ", ";
+    big += "{\"image_id\": 1, \"category_id\": 1, \"score\": 0.5, \"segmentation\": ";
+    if (i % 3 == 0) big += "{\"size\": [4, 5], \"counts\": \"" + std::string(1 + i % 40, 'A') + "\"}";
+    if (i % 3 == 1) big += "[[" + std::to_string(i) + ", 1, 2, 3, 4, 5]" + (i % 2 ? ", [1, 1, 1, 1, 1, 1]" : "") + "]";
+    if (i % 3 == 2) big += i % 5 ? "{\"size\": [1, 2], \"counts\": [1, 1]}" : "7";
+    big += "}";
+  }
+  big += "]";
+  detkit::set_num_threads(1);
+  detkit::CocoResultColumns one;
+  CHECK(detkit::parse_coco_results(big.data(), big.size(), one));
+  detkit::set_num_threads(4);
+  detkit::CocoResultColumns many;
+  CHECK(detkit::parse_coco_results(big.data(), big.size(), many));
+  CHECK(one.size() == 30000 && many.size() == 30000);
+  CHECK(one.segmentation.kind == many.segmentation.kind && one.segmentation.size == many.segmentation.size);
+  CHECK(one.segmentation.record_parts == many.segmentation.record_parts);
+  CHECK(one.segmentation.part_offsets == many.segmentation.part_offsets);
+  CHECK(one.segmentation.chars_offsets == many.segmentation.chars_offsets);
+  CHECK(one.segmentation.values == many.segmentation.values && one.segmentation.chars == many.segmentation.chars);
+  CHECK(many.segmentation.values[many.segmentation.part_offsets[many.segmentation.record_parts[29998]]] == 29998);
+}
+
 void test_instances_scanner() {
   const std::string text =
       "{\"info\": {}, \"images\": [{\"id\": 5, \"file_name\": \"a\"}], \"categories\": [{\"id\": 1}],"
@@ -114,6 +166,12 @@ void test_instances_scanner() {
   CHECK(detkit::parse_coco_instances(text.data(), text.size(), c));
   CHECK(c.image_id.size() == 1 && c.id[0] == 9 && c.area[0] == 4 && c.iscrowd[0] == 0);
   CHECK(c.num_keypoint_values == 3 && c.keypoints[2] == 2);
+  CHECK(c.segmentation.kind[0] == detkit::kPolygons && c.segmentation.values.size() == 4);
+  CHECK(c.image_height[0] == -1 && c.image_width[0] == -1);
+  const std::string sized = "{\"images\": [{\"id\": 5, \"height\": 7, \"width\": 9.5}, {\"width\": 3, \"id\": 6}]}";
+  detkit::CocoInstanceColumns z;
+  CHECK(detkit::parse_coco_instances(sized.data(), sized.size(), z));
+  CHECK((z.image_height == std::vector<int64_t>{7, -1}) && (z.image_width == std::vector<int64_t>{-1, 3}));
   const std::string bad = "{\"images\": [{\"id\": \"5\"}]}";
   detkit::CocoInstanceColumns d;
   CHECK(!detkit::parse_coco_instances(bad.data(), bad.size(), d));
@@ -125,6 +183,7 @@ int main() {
   test_perfect_detection_and_crowd();
   test_pairwise_sum_order();
   test_results_scanner();
+  test_segmentation_scanner();
   test_instances_scanner();
   TEST_MAIN_END();
 }
