@@ -19,6 +19,27 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                              1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
+constexpr uint64_t kPow10Int[] = {1ull,
+                                  10ull,
+                                  100ull,
+                                  1000ull,
+                                  10000ull,
+                                  100000ull,
+                                  1000000ull,
+                                  10000000ull,
+                                  100000000ull,
+                                  1000000000ull,
+                                  10000000000ull,
+                                  100000000000ull,
+                                  1000000000000ull,
+                                  10000000000000ull,
+                                  100000000000000ull,
+                                  1000000000000000ull,
+                                  10000000000000000ull,
+                                  100000000000000000ull,
+                                  1000000000000000000ull,
+                                  10000000000000000000ull};  // 10^19 < 2^64
+
 class Scanner {
  public:
   Scanner(const char* data, size_t size) : p_(data), end_(data + size) {}
@@ -124,8 +145,7 @@ class Scanner {
   static bool divide_pow10(uint64_t m, int q, double& out) {
 #if defined(__SIZEOF_INT128__)
     using u128 = unsigned __int128;
-    uint64_t p10 = 1;  // 10^19 < 2^64
-    for (int i = 0; i < q; ++i) p10 *= 10;
+    const uint64_t p10 = kPow10Int[q];
     const int m_bits = 64 - __builtin_clzll(m);
     double v = static_cast<double>(m) / kPow10[q];
     uint64_t bits;

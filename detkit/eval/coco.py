@@ -56,7 +56,10 @@ def _parse_file(path, parser):
     with open(path, "rb") as f:
         if os.fstat(f.fileno()).st_size == 0:
             return None
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as view:
+        # MAP_POPULATE maps the whole file in one go (Linux), not one page fault per 4 KB page
+        populate = {"flags": mmap.MAP_SHARED | mmap.MAP_POPULATE, "prot": mmap.PROT_READ} \
+            if hasattr(mmap, "MAP_POPULATE") else {"access": mmap.ACCESS_READ}
+        with mmap.mmap(f.fileno(), 0, **populate) as view:
             return parser(view)
 
 

@@ -407,7 +407,8 @@ def _prepare(coco_gt, coco_dt, p: Params, use_ignore_flag: bool) -> dict:
         width = 3 * len(sigmas)
         for name, cols, rows, sel in (("ground truth", gt, g_rows, g_eval), ("detection", dt, d_rows, d_eval)):
             kp = cols.get("keypoints")
-            if sel.any() and (kp is None or kp.shape[1] != width or np.isnan(_take(kp, rows)[sel]).any()):
+            if sel.any() and (kp is None or kp.shape[1] != width or  # NaN rows matter only when evaluated
+                              (np.isnan(kp).any() and np.isnan(_take(kp, rows)[sel]).any())):
                 raise ValueError(f"every {name} needs 'keypoints' with {width} values "
                                  f"(3 per sigma in kpt_oks_sigmas)")
     elif p.iouType == "bbox":
