@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "core/parallel.h"
 
@@ -543,10 +544,12 @@ void CocoSegmentations::append(CocoSegmentations&& other) {
   shifted(record_parts, other.record_parts, record_parts.back());
   shifted(part_offsets, other.part_offsets, part_offsets.back());
   shifted(chars_offsets, other.chars_offsets, chars_offsets.back());
-  kind.insert(kind.end(), other.kind.begin(), other.kind.end());
-  size.insert(size.end(), other.size.begin(), other.size.end());
-  values.insert(values.end(), other.values.begin(), other.values.end());
-  chars.insert(chars.end(), other.chars.begin(), other.chars.end());
+  auto cat = [](auto& to, auto& from) { to.insert(to.end(), from.begin(), from.end()); };
+  cat(kind, other.kind);
+  cat(size, other.size);
+  cat(values, other.values);
+  cat(chars, other.chars);
+  other = CocoSegmentations();
 }
 
 namespace {
@@ -602,15 +605,22 @@ bool parse_result_chunk(const char* begin, const char* end, const char* stop, Co
   }
 }
 
-void append_columns(CocoResultColumns& out, CocoResultColumns&& part) {
-  out.image_id.insert(out.image_id.end(), part.image_id.begin(), part.image_id.end());
-  out.category_id.insert(out.category_id.end(), part.category_id.begin(), part.category_id.end());
-  out.bbox.insert(out.bbox.end(), part.bbox.begin(), part.bbox.end());
-  out.score.insert(out.score.end(), part.score.begin(), part.score.end());
-  out.has_bbox.insert(out.has_bbox.end(), part.has_bbox.begin(), part.has_bbox.end());
-  out.has_score.insert(out.has_score.end(), part.has_score.begin(), part.has_score.end());
-  out.has_keypoints.insert(out.has_keypoints.end(), part.has_keypoints.begin(), part.has_keypoints.end());
-  out.segmentation.append(std::move(part.segmentation));
+// Calls f(a.column, b.column) for every per-record column of two column sets, the segmentation's
+// offset arrays aside (they need shifting: CocoSegmentations::append).
+template <class F>
+void for_each_column(CocoResultColumns& a, CocoResultColumns& b, F&& f) {
+  f(a.image_id, b.image_id);
+  f(a.category_id, b.category_id);
+  f(a.bbox, b.bbox);
+  f(a.score, b.score);
+  f(a.keypoints, b.keypoints);
+  f(a.has_bbox, b.has_bbox);
+  f(a.has_score, b.has_score);
+  f(a.has_keypoints, b.has_keypoints);
+  f(a.segmentation.kind, b.segmentation.kind);
+  f(a.segmentation.size, b.segmentation.size);
+  f(a.segmentation.values, b.segmentation.values);
+  f(a.segmentation.chars, b.segmentation.chars);
 }
 
 // Reads one annotation object at the scanner's position and appends it to out.
@@ -679,23 +689,43 @@ int parse_annotation_chunk(const char* begin, const char* end, const char* stop,
   }
 }
 
-void append_instances(CocoInstanceColumns& out, CocoInstanceColumns&& part) {
-  auto cat = [](auto& a, auto& b) { a.insert(a.end(), b.begin(), b.end()); };
-  cat(out.id, part.id);
-  cat(out.ann_image_id, part.ann_image_id);
-  cat(out.ann_category_id, part.ann_category_id);
-  cat(out.bbox, part.bbox);
-  cat(out.area, part.area);
-  cat(out.iscrowd, part.iscrowd);
-  cat(out.ignore, part.ignore);
-  cat(out.num_keypoints, part.num_keypoints);
-  cat(out.has_bbox, part.has_bbox);
-  cat(out.has_area, part.has_area);
-  cat(out.has_iscrowd, part.has_iscrowd);
-  cat(out.has_ignore, part.has_ignore);
-  cat(out.has_num_keypoints, part.has_num_keypoints);
-  cat(out.has_keypoints, part.has_keypoints);
-  out.segmentation.append(std::move(part.segmentation));
+template <class F>
+void for_each_column(CocoInstanceColumns& a, CocoInstanceColumns& b, F&& f) {
+  f(a.id, b.id);
+  f(a.ann_image_id, b.ann_image_id);
+  f(a.ann_category_id, b.ann_category_id);
+  f(a.bbox, b.bbox);
+  f(a.area, b.area);
+  f(a.iscrowd, b.iscrowd);
+  f(a.ignore, b.ignore);
+  f(a.num_keypoints, b.num_keypoints);
+  f(a.keypoints, b.keypoints);
+  f(a.has_bbox, b.has_bbox);
+  f(a.has_area, b.has_area);
+  f(a.has_iscrowd, b.has_iscrowd);
+  f(a.has_ignore, b.has_ignore);
+  f(a.has_num_keypoints, b.has_num_keypoints);
+  f(a.has_keypoints, b.has_keypoints);
+  f(a.segmentation.kind, b.segmentation.kind);
+  f(a.segmentation.size, b.segmentation.size);
+  f(a.segmentation.values, b.segmentation.values);
+  f(a.segmentation.chars, b.segmentation.chars);
+}
+
+// Appends the chunks' columns to out's (empty) ones, keypoint rows already completed. Columns are
+// sized exactly up front and each chunk is freed once copied, so memory peaks at the output plus
+// the chunks not yet copied (not twice everything, with the doubling slack of growing vectors).
+template <class Columns>
+void concatenate(std::vector<Columns>& parts, Columns& out) {
+  for (auto& part : parts)  // capacities add up: out's columns are still empty, nothing is copied
+    for_each_column(out, part, [](auto& o, auto& p) { o.reserve(o.capacity() + p.size()); });
+  for (auto& part : parts) {
+    out.segmentation.append(std::move(part.segmentation));  // offsets (its columns are below)
+    for_each_column(out, part, [](auto& o, auto& p) {
+      o.insert(o.end(), p.begin(), p.end());
+      std::remove_reference_t<decltype(p)>().swap(p);
+    });
+  }
 }
 
 // The annotations array whose '[' the scanner is at, parsed in parallel chunks for large inputs
@@ -735,15 +765,11 @@ bool read_annotations(Scanner& s, const char* end, CocoInstanceColumns& out) {
     width = parts[0].num_keypoint_values;
   }
   out.num_keypoint_values = width;
-  for (int64_t c = 0; c <= used; ++c) {
-    auto& part = parts[c];
-    if (width >= 0) {
-      if (part.num_keypoint_values < 0)  // a chunk without keypoints: NaN rows
-        part.keypoints.assign(part.id.size() * static_cast<size_t>(width), kNaN);
-      out.keypoints.insert(out.keypoints.end(), part.keypoints.begin(), part.keypoints.end());
-    }
-    append_instances(out, std::move(part));
-  }
+  parts.resize(used + 1);
+  for (auto& part : parts)
+    if (width >= 0 && part.num_keypoint_values < 0)  // a chunk without keypoints: NaN rows
+      part.keypoints.assign(part.id.size() * static_cast<size_t>(width), kNaN);
+  concatenate(parts, out);
   s = Scanner(close, static_cast<size_t>(end - close));
   return true;
 }
@@ -786,14 +812,10 @@ bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out) {
     return true;
   }
   out.num_keypoint_values = width;
-  for (auto& part : parts) {
-    if (width >= 0) {
-      if (part.num_keypoint_values < 0)  // a chunk without keypoints: NaN rows
-        part.keypoints.assign(static_cast<size_t>(part.size() * width), kNaN);
-      out.keypoints.insert(out.keypoints.end(), part.keypoints.begin(), part.keypoints.end());
-    }
-    append_columns(out, std::move(part));
-  }
+  for (auto& part : parts)
+    if (width >= 0 && part.num_keypoint_values < 0)  // a chunk without keypoints: NaN rows
+      part.keypoints.assign(static_cast<size_t>(part.size() * width), kNaN);
+  concatenate(parts, out);
   return true;
 }
 
