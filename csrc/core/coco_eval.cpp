@@ -347,12 +347,20 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
   };
   const int64_t nk = static_cast<int64_t>(opt.categories.size());
   const int64_t nm = static_cast<int64_t>(opt.max_dets.size());
+  // A category's results are gathered in (t, r, a, m) blocks and copied out per (t, r) at the end:
+  // in the (T, R, K, A, M) outputs its (a, m) values are contiguous while its r values lie
+  // K * A * M apart, so writing each value where it belongs would touch a new page per value.
+  const int64_t AM = A * M;
   parallel_for(nk, 1, [&](int64_t begin, int64_t end) {
     std::vector<Entry> entries;
     std::vector<uint8_t> local;
     std::vector<int64_t> picked, tp(T), fp(T);
     std::vector<std::vector<Event>> events(T);
+    std::vector<double> precision_k(T * R * AM), scores_k(T * R * AM), recall_k(T * AM);
     for (int64_t k = begin; k < end; ++k) {
+      std::fill(precision_k.begin(), precision_k.end(), -1.0);
+      std::fill(scores_k.begin(), scores_k.end(), -1.0);
+      std::fill(recall_k.begin(), recall_k.end(), -1.0);
       const int64_t k0 = opt.categories[k];
       if (k0 < 0 || (k0 + 1) * I > st.num_cells) throw std::invalid_argument("accumulate: category out of range");
       entries.clear();
@@ -389,11 +397,11 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
           const bool full = opt.max_dets[m] > max_rank;
           if (full && full_m >= 0) {  // same detections as column full_m: same curve
             for (int64_t t = 0; t < T; ++t) {
-              recall[((t * K + k) * A + a) * M + m] = recall[((t * K + k) * A + a) * M + full_m];
+              recall_k[(t * A + a) * M + m] = recall_k[(t * A + a) * M + full_m];
               for (int64_t r = 0; r < R; ++r) {
-                const int64_t base = (((t * R + r) * K + k) * A + a) * M;
-                precision[base + m] = precision[base + full_m];
-                scores[base + m] = scores[base + full_m];
+                const int64_t base = ((t * R + r) * A + a) * M;
+                precision_k[base + m] = precision_k[base + full_m];
+                scores_k[base + m] = scores_k[base + full_m];
               }
             }
             continue;
@@ -431,20 +439,16 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
           }
           for (int64_t t = 0; t < T; ++t) {
             auto& ev = events[t];
-            recall[((t * K + k) * A + a) * M + m] = nd ? static_cast<double>(tp[t]) / np_d : 0.0;
+            recall_k[(t * A + a) * M + m] = nd ? static_cast<double>(tp[t]) / np_d : 0.0;
             const int64_t ne = static_cast<int64_t>(ev.size());
             for (int64_t e = ne - 1; e > 0; --e)
               if (ev[e].pr > ev[e - 1].pr) ev[e - 1].pr = ev[e].pr;
             // recall at position 0 (0 unless the first detection is a true positive)
             const double rc0 = (ne > 0 && ev[0].pos == 0) ? ev[0].rc : 0.0;
-            for (int64_t r = 0; r < R; ++r) {
-              const int64_t out = (((t * R + r) * K + k) * A + a) * M + m;
-              precision[out] = 0.0;
-              scores[out] = 0.0;
-            }
-            for (int64_t r = 0; r < R; ++r) {
+            int64_t r = 0;
+            for (; r < R; ++r) {
               const double thr = opt.recall_thresholds[r];
-              const int64_t out = (((t * R + r) * K + k) * A + a) * M + m;
+              const int64_t out = ((t * R + r) * A + a) * M + m;
               int64_t pos;
               double q;
               if (nd > 0 && rc0 >= thr) {  // searchsorted gives position 0
@@ -455,14 +459,26 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
                 const int64_t e = std::lower_bound(ev.begin(), ev.end(), thr,
                                                    [](const Event& x, double v) { return x.rc < v; }) -
                                   ev.begin();
-                if (e >= ne) break;  // past the last recall: the rest stay 0
+                if (e >= ne) break;  // past the last recall: this and the rest are 0
                 pos = ev[e].pos;
                 q = ev[e].pr;
               }
-              precision[out] = q;
-              scores[out] = entries[picked[pos]].score;
+              precision_k[out] = q;
+              scores_k[out] = entries[picked[pos]].score;
+            }
+            for (; r < R; ++r) {
+              const int64_t out = ((t * R + r) * A + a) * M + m;
+              precision_k[out] = 0.0;
+              scores_k[out] = 0.0;
             }
           }
+        }
+      }
+      for (int64_t t = 0; t < T; ++t) {
+        std::copy_n(recall_k.data() + t * AM, AM, recall + (t * K + k) * AM);
+        for (int64_t r = 0; r < R; ++r) {
+          std::copy_n(precision_k.data() + (t * R + r) * AM, AM, precision + ((t * R + r) * K + k) * AM);
+          std::copy_n(scores_k.data() + (t * R + r) * AM, AM, scores + ((t * R + r) * K + k) * AM);
         }
       }
     }
