@@ -698,13 +698,60 @@ cdef Py_ssize_t _poly_toggles(const int* px, const int* py, Py_ssize_t k, uint32
                 _toggle(e.xs + t1, v0 if v0 < v1 else v1, h, w, a, col, &n)
                 t1 += 5
         else:
-            u0 = e.xs
-            for t in range(1, e.dy + 1):
-                u1 = <int>(e.xs + e.s * t + 0.5)
-                if u1 != u0:
-                    _toggle(u0 if u0 < u1 else u1, e.ys + t - 1, h, w, a, col, &n)
-                u0 = u1
+            _ymajor_toggles(&e, h, w, a, col, &n)
     return n
+
+
+cdef inline int _u_at(const _Edge* e, int t) noexcept nogil:
+    """Column of a y-major edge's point at step t >= 1 (step 0 is the vertex itself, e.xs)."""
+    return <int>(e.xs + e.s * t + 0.5)
+
+
+cdef void _ymajor_toggles(const _Edge* e, uint32_t h, uint32_t w, uint32_t* a, uint32_t* col,
+                          Py_ssize_t* k) noexcept nogil:
+    """Toggles of a y-major edge, as a walk over its steps t = 1..dy would find them: a toggle
+    at every step where the column changes, at ul = min(u(t - 1), u(t)) and row ys + t - 1.
+
+    The column moves monotonically, so for each pixel-centre column c = 5 x + 2 (the only ones
+    _toggle keeps) only the step where u leaves c can toggle it: the first t with u(t) > c
+    (rising) or u(t) < c + 1 (falling), found from the line equation and settled with the exact
+    per-step rounding; it toggles c when that step's ul is c (a rounding jump over c does not)."""
+    cdef int u_end = _u_at(e, e.dy), lo, hi, c, t, before, after
+    cdef bint rising = u_end > e.xs
+    if u_end == e.xs:
+        return
+    if rising:  # the values ul can take
+        lo = e.xs
+        hi = u_end - 1
+    else:
+        lo = u_end
+        hi = e.xs - 1
+    if lo < 2:
+        lo = 2
+    if <int64_t>hi > 5 * (<int64_t>w - 1) + 2:
+        hi = <int>(5 * (<int64_t>w - 1) + 2)
+    c = lo + <int>((5 - (<int64_t>lo - 2) % 5) % 5)
+    while c <= hi:
+        t = <int>ceil((c + 0.5 - e.xs) / e.s)
+        if t < 1:
+            t = 1
+        elif t > e.dy:
+            t = e.dy
+        if rising:  # the first t with u(t) >= c + 1 (u(dy) = u_end > c)
+            while t > 1 and _u_at(e, t - 1) > c:
+                t -= 1
+            while _u_at(e, t) <= c:
+                t += 1
+        else:  # the first t with u(t) <= c (u(dy) = u_end <= c)
+            while t > 1 and _u_at(e, t - 1) <= c:
+                t -= 1
+            while _u_at(e, t) > c:
+                t += 1
+        before = e.xs if t == 1 else _u_at(e, t - 1)
+        after = _u_at(e, t)
+        if (before if before < after else after) == c:
+            _toggle(c, e.ys + t - 1, h, w, a, col, k)
+        c += 5
 
 
 cdef void _sort_toggles(uint32_t* a, const uint32_t* col, Py_ssize_t n, uint32_t* tmp) noexcept nogil:

@@ -238,6 +238,22 @@ def test_real_scale_polygons():
         assert [ref.poly_to_rle(xy, 480, 640)] == want
 
 
+@pytest.mark.parametrize("scale", [1.0, 37.0, 2500.0])
+def test_steep_and_large_polygons(scale):
+    """Near-vertical edges (whose column crossings are solved, not walked) at growing sizes,
+    partly outside the image, against pycocotools."""
+    rng = np.random.default_rng(int(scale))
+    h, w = int(60 * scale) if scale < 100 else 4000, int(50 * scale) if scale < 100 else 900
+    for _ in range(120):
+        k = int(rng.integers(3, 10))
+        x = rng.uniform(-0.2, 1.2, k) * w
+        y = rng.uniform(-0.2, 1.2, k) * h
+        if rng.random() < 0.5:  # thin and tall: mostly y-major edges with slopes near 0 and 1
+            x = x[0] + rng.normal(0, 0.02 * w + 1, k)
+        xy = np.stack([x, y], 1).round(int(rng.integers(0, 4))).ravel().tolist()
+        assert dm.frPyObjects([xy], h, w) == pm.frPyObjects([xy], h, w)
+
+
 def test_zero_width_polygon():
     # pycocotools returns counts that do not sum to h * w here; detkit returns the empty mask.
     assert dm.frPyObjects([[1, 2, 3, 4, 5, 6]], 10, 0) == [{"size": [10, 0], "counts": b"0"}]
