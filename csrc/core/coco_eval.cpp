@@ -68,6 +68,29 @@ void oks_overlaps(const CocoGtColumns& gt, const int64_t* gt_rows, int64_t g_n, 
   const double eps = std::numeric_limits<double>::epsilon();  // np.spacing(1)
   std::vector<double> terms(k), far(k);
   const bool vars_ok = std::all_of(vars.begin(), vars.end(), [](double v) { return v > 0 && std::isfinite(v); });
+  // Whole pairs first: the gap between the detection's keypoint box and the gt's (visible
+  // keypoints, or enlarged box) bounds every keypoint's distance from below, so when it alone
+  // is far for the largest variance, every term is, and the pair is dropped without the
+  // per-keypoint test (which would find the same, bit for bit: the same rounded operations on
+  // smaller-or-equal gaps).
+  struct Extent {
+    double x0, x1, y0, y1;
+    bool ok;  // finite
+  };
+  auto extent = [k](const double* kp, bool visible_only) {
+    Extent b{HUGE_VAL, -HUGE_VAL, HUGE_VAL, -HUGE_VAL, true};
+    for (int64_t j = 0; j < k; ++j) {
+      if (visible_only && !(kp[3 * j + 2] > 0)) continue;
+      const double x = kp[3 * j], y = kp[3 * j + 1];
+      b.ok &= std::isfinite(x) && std::isfinite(y);
+      b.x0 = std::min(b.x0, x), b.x1 = std::max(b.x1, x), b.y0 = std::min(b.y0, y), b.y1 = std::max(b.y1, y);
+    }
+    return b;
+  };
+  const bool pair_bound = below > 0 && vars_ok && k > 0;
+  std::vector<Extent> dt_extent(pair_bound ? d_n : 0);
+  for (int64_t d = 0; d < static_cast<int64_t>(dt_extent.size()); ++d)
+    dt_extent[d] = extent(dt.keypoints + 3 * k * dt_rows[d], false);
   for (int64_t g = 0; g < g_n; ++g) {
     const int64_t gr = gt_rows[g];
     const double* kg = gt.keypoints + 3 * k * gr;
@@ -78,10 +101,25 @@ void oks_overlaps(const CocoGtColumns& gt, const int64_t* gt_rows, int64_t g_n, 
     const double y0 = bb[1] - bb[3], y1 = bb[1] + bb[3] * 2;
     const double scale = gt.area[gr] + eps;
     const bool bound = below > 0 && vars_ok && scale > 0 && std::isfinite(scale);
+    double far_all = 0;
     if (bound)
-      for (int64_t j = 0; j < k; ++j) far[j] = kFar * vars[j] * 2 * scale * (1 + 1e-9);
+      for (int64_t j = 0; j < k; ++j) far_all = std::max(far_all, far[j] = kFar * vars[j] * 2 * scale * (1 + 1e-9));
+    Extent ge = visible > 0 ? extent(kg, true) : Extent{x0, x1, y0, y1, std::isfinite(x0 + x1 + y0 + y1)};
     const int64_t terms_used = visible > 0 ? visible : k;
+    // the per-keypoint test's verdict when no keypoint is near
+    const bool all_far_rejects = 0.0 + kFarTerm * static_cast<double>(terms_used) <
+                                 below * static_cast<double>(terms_used) * (1 - 1e-9);
+    const bool gt_bound = bound && pair_bound && ge.ok && all_far_rejects;
     for (int64_t d = 0; d < d_n; ++d) {
+      if (gt_bound && dt_extent[d].ok) {
+        const Extent& de = dt_extent[d];
+        const double dx = std::max({0.0, ge.x0 - de.x1, de.x0 - ge.x1});
+        const double dy = std::max({0.0, ge.y0 - de.y1, de.y0 - ge.y1});
+        if (dx * dx + dy * dy >= far_all) {
+          out[d * g_n + g] = 0.0;
+          continue;
+        }
+      }
       const double* kd = dt.keypoints + 3 * k * dt_rows[d];
       auto delta = [&](int64_t j, double& dx, double& dy) {
         if (visible > 0) {
