@@ -9,7 +9,10 @@ needs (ids, boxes, areas, crowd flags, keypoints, segmentations, image sizes) wi
 scanner, and segm evaluation converts its polygons and RLEs natively; the nested dicts
 (``dataset``, ``anns``...) are built from the file the first time they are accessed. Once they have
 been accessed they are the source of truth again (edits to them are seen by the evaluation).
-A COCO built from a dict or a list of result dicts always reads the dicts.
+``loadRes`` of a list of box or keypoint result dicts works the same way: the list is read into
+columns, and completed in place (``id``, ``area``...) as pycocotools' ``loadRes`` does only when
+the result set's dicts are first accessed. A COCO built from a dict (and a list of mask results)
+always reads the dicts.
 
 Result files (``loadRes``) follow pycocotools: the record kind is decided by the first record
 (``bbox`` -> area = w * h, a box polygon as segmentation when absent; ``segmentation`` -> area and
@@ -27,6 +30,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import operator
 import os
 import warnings
 from collections import defaultdict
@@ -288,6 +292,9 @@ class COCO:
             anns = resFile
         if not isinstance(anns, list):
             raise ValueError(f"results must be a list of objects, got {type(anns).__name__}")
+        cols = _result_columns_of_dicts(anns)  # box and keypoint results: columns, dicts completed later
+        if cols is not None and self._fast_results_ok(cols):
+            return self._results_from_columns(cols, _Loader(None, self, anns=anns))
         return self._results_from_dicts(anns)
 
     def _result_header(self) -> dict:
@@ -366,13 +373,14 @@ class COCO:
             res.dataset["annotations"] = []
             return res
         gt_images = set(self.getImgIds())
-        for i, ann in enumerate(anns):
-            if not isinstance(ann, dict):
-                raise ValueError(f"results[{i}] must be an object, got {type(ann).__name__}")
-            if "image_id" not in ann:
-                raise ValueError(f"results[{i}] has no 'image_id'")
-            if ann["image_id"] not in gt_images:
-                raise ValueError(f"results[{i}] has image_id {ann['image_id']!r}, which is not in the ground truth")
+        if not all(type(ann) is dict and ann.get("image_id") in gt_images for ann in anns):
+            for i, ann in enumerate(anns):  # name the first bad record
+                if not isinstance(ann, dict):
+                    raise ValueError(f"results[{i}] must be an object, got {type(ann).__name__}")
+                if "image_id" not in ann:
+                    raise ValueError(f"results[{i}] has no 'image_id'")
+                if ann["image_id"] not in gt_images:
+                    raise ValueError(f"results[{i}] has image_id {ann['image_id']!r}, which is not in the ground truth")
         first = anns[0]
         if "caption" in first:
             ids = gt_images & {a["image_id"] for a in anns}
@@ -381,12 +389,13 @@ class COCO:
                 ann["id"] = i + 1
         elif "bbox" in first and not first["bbox"] == []:
             res.dataset["categories"] = copy.deepcopy(self.dataset["categories"])
+            boxes = _checked_boxes(anns)
+            x1, y1, bw, bh = (boxes[:, j].tolist() for j in range(4))
+            x2, y2 = (boxes[:, 0] + boxes[:, 2]).tolist(), (boxes[:, 1] + boxes[:, 3]).tolist()
             for i, ann in enumerate(anns):
-                bb = _checked_box(ann, i)
-                x1, x2, y1, y2 = bb[0], bb[0] + bb[2], bb[1], bb[1] + bb[3]
                 if "segmentation" not in ann:
-                    ann["segmentation"] = [[x1, y1, x1, y2, x2, y2, x2, y1]]
-                ann["area"] = bb[2] * bb[3]
+                    ann["segmentation"] = [[x1[i], y1[i], x1[i], y2[i], x2[i], y2[i], x2[i], y1[i]]]
+                ann["area"] = bw[i] * bh[i]
                 ann["id"] = i + 1
                 ann["iscrowd"] = 0
         elif "segmentation" in first:
@@ -415,8 +424,7 @@ class COCO:
         unknown = [a["category_id"] for a in anns if a.get("category_id") not in known]
         if unknown and "categories" in res.dataset:
             _warn_unknown_categories(len(unknown), unknown[0])
-        res.dataset["annotations"] = anns
-        res.createIndex()
+        res.dataset["annotations"] = anns  # the index (anns, imgToAnns...) is built when first used
         return res
 
     # ------------------------------------------------------------------ columns for evaluation
@@ -434,20 +442,65 @@ class COCO:
 
 
 class _Loader:
-    """Builds a file-mode COCO's dataset dict on first access (a class, so COCO objects pickle):
-    the JSON file itself, or for results the pycocotools ``loadRes`` dicts of a file or array."""
+    """Builds a column-mode COCO's dataset dict on first access (a class, so COCO objects pickle):
+    the JSON file itself, or for results the pycocotools ``loadRes`` dicts of a file, an array or
+    a list of result dicts (completed in place then, as pycocotools does in ``loadRes``)."""
 
-    def __init__(self, path, gt: Optional["COCO"] = None, array: Optional[np.ndarray] = None):
-        self.path, self.gt, self.array = path, gt, array
+    def __init__(self, path, gt: Optional["COCO"] = None, array: Optional[np.ndarray] = None,
+                 anns: Optional[List[dict]] = None):
+        self.path, self.gt, self.array, self.anns = path, gt, array, anns
 
     def __call__(self) -> dict:
         if self.gt is None:
             return json.loads(_read_bytes(self.path))
         if self.array is not None:
             anns = self.gt.loadNumpyAnnotations(self.array)
+        elif self.anns is not None:
+            anns = self.anns
         else:
             anns = json.loads(_read_bytes(self.path))
         return self.gt._results_from_dicts(anns).dataset
+
+
+def _result_columns_of_dicts(anns: list) -> Optional[Dict[str, Any]]:
+    """The native scanner's result columns for a list of box or keypoint result dicts (integer
+    ids, numeric fields), or None for anything else: masks, other shapes and bad records take the
+    dict path, which also names the bad record. (C-level map/itemgetter passes: one Python-level
+    loop per field would cost more than the evaluation.)"""
+    n = len(anns)
+
+    def has(key: str) -> np.ndarray:
+        return np.fromiter(map(operator.contains, anns, itertools.repeat(key)), dtype=bool, count=n)
+
+    if n == 0 or set(map(type, anns)) != {dict} or has("segmentation").any():
+        return None
+    try:
+        image_id = _int_ids(list(map(operator.itemgetter("image_id"), anns)), "result image")
+        category_id = _int_ids(list(map(operator.itemgetter("category_id"), anns)), "result category")
+        score = _float_column(list(map(operator.methodcaller("get", "score"), anns)), _number)
+    except (KeyError, TypeError, ValueError):
+        return None
+    present = {key: has(key) for key in ("bbox", "score", "keypoints")}
+    cols = {"image_id": image_id, "category_id": category_id, "score": score, "has_bbox": present["bbox"],
+            "has_score": present["score"], "has_keypoints": present["keypoints"],
+            "segmentation": {"kind": np.zeros(n, np.uint8)}}
+    for key in ("bbox", "keypoints"):
+        if not present[key].any():
+            if key == "bbox":
+                cols[key] = np.full((n, 4), np.nan)
+            continue
+        if not present[key].all():
+            return None
+        rows = list(map(operator.itemgetter(key), anns))
+        width = len(rows[0]) if hasattr(rows[0], "__len__") else -1
+        if (key == "bbox" and width != 4) or width < 0 or set(map(len, rows)) != {width}:
+            return None
+        try:
+            values = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=n * width)
+        except (TypeError, ValueError):
+            return None
+        cols[key] = values.reshape(n, width)
+    return cols
 
 
 def _rle_areas_and_boxes(anns: List[dict], mask_utils) -> tuple:
@@ -463,15 +516,32 @@ def _rle_areas_and_boxes(anns: List[dict], mask_utils) -> tuple:
         return None, None
 
 
-def _checked_box(ann: dict, i: int) -> Sequence[float]:
-    bb = ann.get("bbox")
-    if bb is None or len(bb) != 4:
-        raise ValueError(f"results[{i}] needs 'bbox' as [x, y, w, h], got {bb!r}")
-    if not all(np.isfinite(v) for v in bb):
-        raise ValueError(f"results[{i}] has a non-finite bbox {bb!r}")
-    if bb[2] < 0 or bb[3] < 0:
-        raise ValueError(f"results[{i}] has a negative width or height in bbox {bb!r}")
-    return bb
+def _checked_boxes(anns: List[dict]) -> np.ndarray:
+    """(N, 4) float64 boxes of box results; ValueError naming the first record without a finite
+    [x, y, w, h] or with a negative width or height."""
+    boxes = [ann.get("bbox") for ann in anns]
+    try:
+        arr = np.array(boxes, dtype=np.float64)
+    except (TypeError, ValueError):  # ragged, missing or non-numeric: found record by record below
+        arr = None
+    if arr is None or arr.shape != (len(anns), 4):
+        for i, bb in enumerate(boxes):
+            if bb is None or not hasattr(bb, "__len__") or len(bb) != 4:
+                raise ValueError(f"results[{i}] needs 'bbox' as [x, y, w, h], got {bb!r}")
+            try:
+                np.array(bb, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"results[{i}] needs 'bbox' as [x, y, w, h] of numbers, got {bb!r}") from None
+        raise ValueError("results need 'bbox' as [x, y, w, h]")  # pragma: no cover - found above
+    finite = np.isfinite(arr).all(axis=1)
+    if not finite.all():
+        i = int(np.flatnonzero(~finite)[0])
+        raise ValueError(f"results[{i}] has a non-finite bbox {boxes[i]!r}")
+    negative = (arr[:, 2:] < 0).any(axis=1)
+    if negative.any():
+        i = int(np.flatnonzero(negative)[0])
+        raise ValueError(f"results[{i}] has a negative width or height in bbox {boxes[i]!r}")
+    return arr
 
 
 def _check_result_columns(cols: dict, gt: dict, require_box: bool) -> None:
@@ -509,53 +579,84 @@ def _warn_unknown_categories(count: int, example) -> None:
                   "they are not evaluated", UserWarning, stacklevel=4)
 
 
+_INT_TYPES = (int, np.integer)
+
+
 def _int_ids(values: list, what: str) -> np.ndarray:
     """int64 ids; ValueError naming the first id that is not an integer (e.g. the string "2299")."""
+    types = set(map(type, values))
+    if all(issubclass(t, _INT_TYPES) and t is not bool and t is not np.bool_ for t in types):
+        return np.array(values, dtype=np.int64)
     for i, v in enumerate(values):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        if isinstance(v, bool) or not isinstance(v, _INT_TYPES):
             raise ValueError(f"{what} ids must be integers, got {v!r} ({type(v).__name__}) at index {i}")
-    return np.array(values, dtype=np.int64)
+    return np.array(values, dtype=np.int64)  # pragma: no cover - a bad id is found above
+
+
+def _float_column(values: list, convert) -> np.ndarray:
+    """float64 array of values (None -> NaN), converted one by one by ``convert`` only when numpy
+    cannot take the list whole (e.g. a nested list, which then raises there)."""
+    if all(t in _PLAIN_NUMBERS for t in set(map(type, values))):
+        return np.array(values, dtype=np.float64)
+    return np.array([convert(v) for v in values], dtype=np.float64)
+
+
+_PLAIN_NUMBERS = {int, float, bool, type(None), np.float64, np.float32, np.int64, np.int32, np.uint32, np.uint8}
+
+
+def _number(v) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def _flag(v) -> float:
+    return float(bool(v))
 
 
 def _columns_from_dicts(ds: dict) -> Dict[str, Any]:
     anns = ds.get("annotations", [])
     n = len(anns)
-    nan = float("nan")
-
-    def num(a: dict, key: str) -> float:
-        v = a.get(key, nan)
-        return nan if v is None else float(v)
-
-    bbox = np.full((n, 4), np.nan)
-    for i, a in enumerate(anns):
-        bb = a.get("bbox")
-        if bb is not None and len(bb) == 4:
-            bbox[i] = bb
+    boxes = [a.get("bbox") for a in anns]
+    try:
+        bbox = np.array(boxes, dtype=np.float64) if n else np.full((0, 4), np.nan)
+    except (TypeError, ValueError):  # missing or odd boxes: row by row (NaN where unusable)
+        bbox = None
+    if bbox is None or bbox.shape != (n, 4):
+        bbox = np.full((n, 4), np.nan)
+        for i, bb in enumerate(boxes):
+            if bb is not None and len(bb) == 4:
+                bbox[i] = bb
+    crowd = [a.get("iscrowd", 0) for a in anns]
+    ignore = [a.get("ignore", 0) for a in anns]
     cols = {
         "image_id": _int_ids([a["image_id"] for a in anns], "annotation image"),
         "category_id": _int_ids([a["category_id"] for a in anns], "annotation category"),
         "id": _int_ids([a["id"] for a in anns], "annotation"),
         "bbox": bbox,
-        "area": np.array([num(a, "area") for a in anns], dtype=np.float64),
-        "score": np.array([num(a, "score") for a in anns], dtype=np.float64),
+        "area": _float_column([a.get("area") for a in anns], _number),
+        "score": _float_column([a.get("score") for a in anns], _number),
         "has_score": np.array(["score" in a for a in anns], dtype=bool),
-        "iscrowd": np.array([float(bool(a.get("iscrowd", 0))) for a in anns], dtype=np.float64),
+        # bool(v) of each flag: None is False, NaN is True
+        "iscrowd": np.array([_flag(v) for v in crowd]) if None in crowd else (_float_column(crowd, _flag) != 0) * 1.0,
         "has_iscrowd": np.array(["iscrowd" in a for a in anns], dtype=bool),
-        "ignore": np.array([float(bool(a.get("ignore", 0))) for a in anns], dtype=np.float64),
-        "num_keypoints": np.array([num(a, "num_keypoints") for a in anns], dtype=np.float64),
+        "ignore": np.array([_flag(v) for v in ignore]) if None in ignore else (_float_column(ignore, _flag) != 0) * 1.0,
+        "num_keypoints": _float_column([a.get("num_keypoints") for a in anns], _number),
         "image_ids": _int_ids(list(dict.fromkeys(img["id"] for img in ds.get("images", []))), "image"),
         "category_ids": _int_ids([c["id"] for c in ds.get("categories", [])], "category"),
         "ids_unique": None,
         "dicts": anns,
     }
-    widths = {len(a["keypoints"]) for a in anns if "keypoints" in a}
+    keypoints = [a.get("keypoints") for a in anns]
+    widths = {len(kp) for kp in keypoints if kp is not None}
     if len(widths) == 1:
         width = widths.pop()
-        kp = np.full((n, width), np.nan)
-        for i, a in enumerate(anns):
-            if "keypoints" in a:
-                kp[i] = a["keypoints"]
-        cols["keypoints"] = kp
+        if None not in keypoints:
+            cols["keypoints"] = np.array(keypoints, dtype=np.float64).reshape(n, width)
+        else:
+            kp = np.full((n, width), np.nan)
+            for i, row in enumerate(keypoints):
+                if row is not None:
+                    kp[i] = row
+            cols["keypoints"] = kp
     elif len(widths) > 1:
         cols["keypoints_error"] = f"keypoint arrays of different lengths {sorted(widths)}"
     return cols

@@ -428,6 +428,58 @@ def test_file_and_dict_inputs_agree(tmp_path):
     assert COCO(tmp_path / "gt.json").anns == _pc_coco(tmp_path / "gt.json").anns
 
 
+@pytest.mark.parametrize("kind", ["bbox", "keypoints"])
+def test_result_dicts_take_the_column_path_and_are_completed_when_read(kind):
+    """A list of box or keypoint result dicts is read into columns (no dict index is built);
+    the dicts are completed in place (id, area, ...) as pycocotools' loadRes does, once read."""
+    gt, dt = make_dataset(7, keypoints=17 if kind == "keypoints" else 0)
+    mine, theirs = copy.deepcopy(dt), copy.deepcopy(dt)
+    g = COCO(gt)
+    res = g.loadRes(mine)
+    assert res._dataset is None and "id" not in mine[0]
+    pc_res = _quiet(_pc_coco(gt).loadRes, theirs)[0]
+    cols = res._eval_columns()
+    for key in ("image_id", "category_id", "score"):
+        assert np.array_equal(cols[key], [a[key] for a in theirs]), key
+    assert np.array_equal(cols["area"], [a["area"] for a in theirs])
+    assert np.array_equal(cols["bbox"], [a["bbox"] for a in theirs])
+    pc, dk = evaluate_both(gt, dt, kind)
+    assert_same(pc, dk)
+    assert res.dataset["annotations"] is mine and mine == theirs  # completed in place, as pycocotools
+    assert res.anns[3] == pc_res.anns[3]
+
+
+@pytest.mark.parametrize("change", ["mixed_kinds", "float_ids", "ragged_box"])
+def test_result_dicts_off_the_column_path_behave_as_before(change):
+    gt, dt = make_dataset(9)
+    if change == "mixed_kinds":
+        dt[2]["segmentation"] = [[1.0, 1.0, 9.0, 1.0, 9.0, 9.0]]
+    elif change == "float_ids":
+        dt[1]["category_id"] = 2.0
+    else:
+        dt[3]["bbox"] = [1.0, 2.0, 3.0]
+    from detkit.eval.coco import _result_columns_of_dicts
+
+    assert _result_columns_of_dicts(copy.deepcopy(dt)) is None
+
+    def outcome(impl_gt, impl_eval):
+        try:
+            g = impl_gt(copy.deepcopy(gt))
+            E = impl_eval(g, _quiet(g.loadRes, copy.deepcopy(dt))[0], "bbox")
+            _quiet(E.evaluate)
+            _quiet(E.accumulate)
+            _quiet(E.summarize)
+            return list(E.stats)
+        except Exception as err:  # noqa: BLE001 - compared below
+            return type(err).__name__
+
+    got = outcome(COCO, COCOeval)
+    if change == "mixed_kinds":  # pycocotools accepts it (the first record decides): same numbers
+        assert got == outcome(_pc_coco, pycocoeval.COCOeval)
+    else:  # pycocotools crashes or mis-parses: detkit raises a clear error
+        assert got == "ValueError"
+
+
 def test_drop_in_dataset_api():
     gt, dt = make_dataset(13)
     p, d = _pc_coco(gt), COCO(copy.deepcopy(gt))
@@ -494,13 +546,8 @@ def test_nan_score_raises(tmp_path, as_file):
     dt[1]["score"] = float("nan")
     if as_file:
         (tmp_path / "dt.json").write_text(json.dumps(dt))  # writes NaN, which json accepts
-        with pytest.raises(ValueError, match="non-finite score"):
-            E = COCOeval(g, g.loadRes(str(tmp_path / "dt.json")), "bbox")
-            E.evaluate()
-    else:
-        E = COCOeval(g, g.loadRes(dt), "bbox")
-        with pytest.raises(ValueError, match="non-finite score"):
-            E.evaluate()
+    with pytest.raises(ValueError, match=r"results\[1\] has a non-finite score"):  # at loadRes, both ways
+        g.loadRes(str(tmp_path / "dt.json") if as_file else dt)
 
 
 @pytest.mark.parametrize("as_file", [False, True])
