@@ -389,13 +389,13 @@ class COCO:
                 ann["id"] = i + 1
         elif "bbox" in first and not first["bbox"] == []:
             res.dataset["categories"] = copy.deepcopy(self.dataset["categories"])
-            boxes = _checked_boxes(anns)
-            x1, y1, bw, bh = (boxes[:, j].tolist() for j in range(4))
-            x2, y2 = (boxes[:, 0] + boxes[:, 2]).tolist(), (boxes[:, 1] + boxes[:, 3]).tolist()
-            for i, ann in enumerate(anns):
+            _checked_boxes(anns)
+            for i, ann in enumerate(anns):  # from the given numbers: ints stay ints, as pycocotools
+                bb = ann["bbox"]
+                x1, x2, y1, y2 = bb[0], bb[0] + bb[2], bb[1], bb[1] + bb[3]
                 if "segmentation" not in ann:
-                    ann["segmentation"] = [[x1[i], y1[i], x1[i], y2[i], x2[i], y2[i], x2[i], y1[i]]]
-                ann["area"] = bw[i] * bh[i]
+                    ann["segmentation"] = [[x1, y1, x1, y2, x2, y2, x2, y1]]
+                ann["area"] = bb[2] * bb[3]
                 ann["id"] = i + 1
                 ann["iscrowd"] = 0
         elif "segmentation" in first:
