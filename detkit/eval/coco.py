@@ -324,15 +324,14 @@ class COCO:
         gt = self._eval_columns()
         kind = "bbox" if "has_bbox" not in cols or cols["has_bbox"][0] else \
             "segm" if cols["segmentation"]["kind"][0] else "keypoints"
-        extra = {}
+        rle = cols.get("segmentation", {}).get("rle")  # masks of result dicts, already parsed
+        extra = {} if rle is None else {"rle": rle}
         if kind == "bbox":
             area = cols["bbox"][:, 2] * cols["bbox"][:, 3]
         elif kind == "segm":
-            from detkit.eval._segm import native_rles
-
             from detkit.eval._segm import native_rles, rle_geometry
 
-            extra["rle"] = rle = native_rles(cols, np.arange(n))
+            extra["rle"] = rle = native_rles(cols, np.arange(n)) if rle is None else rle
             if rle is None:
                 return None
             extra["rle_geometry"] = boxes, _, areas = rle_geometry(rle)
@@ -462,18 +461,33 @@ class _Loader:
         return self.gt._results_from_dicts(anns).dataset
 
 
+_NO_BOX = (float("nan"),) * 4
+
+
 def _result_columns_of_dicts(anns: list) -> Optional[Dict[str, Any]]:
-    """The native scanner's result columns for a list of box or keypoint result dicts (integer
-    ids, numeric fields), or None for anything else: masks, other shapes and bad records take the
-    dict path, which also names the bad record. (C-level map/itemgetter passes: one Python-level
+    """The native scanner's result columns for a list of box, mask (compressed RLE) or keypoint
+    result dicts (integer ids, numeric fields; masks as an RLE table), or None for anything else:
+    other shapes and bad records take the dict path, which also names the bad record. (C-level map/itemgetter passes: one Python-level
     loop per field would cost more than the evaluation.)"""
     n = len(anns)
 
     def has(key: str) -> np.ndarray:
         return np.fromiter(map(operator.contains, anns, itertools.repeat(key)), dtype=bool, count=n)
 
-    if n == 0 or set(map(type, anns)) != {dict} or has("segmentation").any():
+    if n == 0 or set(map(type, anns)) != {dict}:
         return None
+    segmentation = {"kind": np.zeros(n, np.uint8)}
+    masks = has("segmentation")
+    if masks.any():  # compressed RLEs only, read here into an RLE table
+        segs = list(map(operator.methodcaller("get", "segmentation"), anns))
+        if not masks.all() or set(map(type, segs)) != {dict} or \
+                not {type(seg.get("counts")) for seg in segs} <= {str, bytes}:
+            return None
+        try:
+            rle = _cy_mask.parse(segs, "segmentation")
+        except (TypeError, ValueError, KeyError):
+            return None
+        segmentation = {"kind": np.full(n, _cy_mask.SEGM_RLE_STRING, np.uint8), "rle": rle}
     try:
         image_id = _int_ids(list(map(operator.itemgetter("image_id"), anns)), "result image")
         category_id = _int_ids(list(map(operator.itemgetter("category_id"), anns)), "result category")
@@ -482,16 +496,15 @@ def _result_columns_of_dicts(anns: list) -> Optional[Dict[str, Any]]:
         return None
     present = {key: has(key) for key in ("bbox", "score", "keypoints")}
     cols = {"image_id": image_id, "category_id": category_id, "score": score, "has_bbox": present["bbox"],
-            "has_score": present["score"], "has_keypoints": present["keypoints"],
-            "segmentation": {"kind": np.zeros(n, np.uint8)}}
+            "has_score": present["score"], "has_keypoints": present["keypoints"], "segmentation": segmentation}
     for key in ("bbox", "keypoints"):
         if not present[key].any():
             if key == "bbox":
                 cols[key] = np.full((n, 4), np.nan)
             continue
-        if not present[key].all():
+        if not present[key].all() and not (key == "bbox" and masks.all()):  # masks: boxes where missing
             return None
-        rows = list(map(operator.itemgetter(key), anns))
+        rows = [a.get(key, _NO_BOX) for a in anns] if key == "bbox" else list(map(operator.itemgetter(key), anns))
         width = len(rows[0]) if hasattr(rows[0], "__len__") else -1
         if (key == "bbox" and width != 4) or width < 0 or set(map(len, rows)) != {width}:
             return None

@@ -241,3 +241,25 @@ def test_pycocotools_objects_still_work_for_segm(tmp_path):
     pc = evaluate_both(gt_path, dt_path, "segm")[0]
     np.testing.assert_array_equal(E.stats, pc[0].stats)
     assert np.array_equal(E.eval["precision"], pc[0].eval["precision"])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mask_result_dicts_take_the_column_path(seed):
+    """A list of compressed-RLE result dicts (str or bytes counts) is read into an RLE table at
+    loadRes: same numbers as pycocotools, dicts completed only when read."""
+    gt, dt = make_segm_dataset(seed + 30, with_bbox=0.0 if seed else 0.5)
+    dt[0].pop("bbox", None)
+    if seed == 2:
+        for rec in dt[::2]:
+            rec["segmentation"]["counts"] = rec["segmentation"]["counts"].encode()
+    mine = copy.deepcopy(dt)
+    res = COCO(copy.deepcopy(gt)).loadRes(mine)
+    assert res._dataset is None and "area" not in mine[0]
+    pc, dk = evaluate_both(gt, dt, "segm")
+    assert_same(pc, dk)
+    assert_eval_imgs_equal(pc[0], dk[0])
+    theirs = pc[0].cocoDt.dataset["annotations"]
+    cols = res._eval_columns()
+    assert np.array_equal(cols["area"], [a["area"] for a in theirs])
+    assert np.array_equal(cols["bbox"], [a["bbox"] for a in theirs])
+    assert res.dataset["annotations"] is mine and [a["area"] for a in mine] == [a["area"] for a in theirs]
