@@ -40,6 +40,40 @@ constexpr uint64_t kPow10Int[] = {1ull,
                                   1000000000000000000ull,
                                   10000000000000000000ull};  // 10^19 < 2^64
 
+// 5^-q scaled into [2^127, 2^128) and rounded up, for q = 1..19: ceil(2^(127+k) / 5^q) with k the
+// bit length of 5^q (see Scanner::scale_pow10), computed by binary long division.
+struct InversePow5 {
+  uint64_t hi, lo;
+  int k;
+};
+struct InversePow5Table {
+  InversePow5 entry[20];  // entry[0] unused
+};
+constexpr InversePow5Table make_inverse_pow5() {
+  InversePow5Table t{};
+  uint64_t five_q = 1;
+  for (int q = 1; q <= 19; ++q) {
+    five_q *= 5;
+    int k = 0;
+    while (five_q >> k) ++k;
+    uint64_t hi = 0, lo = 0, rest = 0;
+    for (int bit = 0; bit < 128 + k; ++bit) {  // the dividend's bits: a 1, then 127 + k zeros
+      rest = 2 * rest + (bit == 0);
+      const uint64_t digit = rest >= five_q;
+      rest -= digit * five_q;
+      hi = (hi << 1) | (lo >> 63);
+      lo = (lo << 1) | digit;
+    }
+    if (++lo == 0) ++hi;  // the division is never exact: round up
+    t.entry[q] = {hi, lo, k};
+  }
+  return t;
+}
+constexpr InversePow5Table kInversePow5 = make_inverse_pow5();
+static_assert(kInversePow5.entry[1].hi == 0xCCCCCCCCCCCCCCCCull && kInversePow5.entry[1].lo == 0xCCCCCCCCCCCCCCCDull &&
+                  kInversePow5.entry[1].k == 3,
+              "2^130 / 5 rounded up");
+
 class Scanner {
  public:
   Scanner(const char* data, size_t size) : p_(data), end_(data + size) {}
@@ -94,44 +128,46 @@ class Scanner {
 
   // A JSON number (strict grammar), converted with correct rounding. The common shape, an
   // optional '-', an integer part and an optional fraction with at most 19 digits in all, is read
-  // here: mantissas up to 2^53 take Clinger's exact fast path (one correctly rounded division of
-  // exact operands), larger ones (float32 values printed by Python have 17 digits) a candidate
-  // checked and corrected with exact 128-bit integer arithmetic. Everything else (exponents,
-  // longer digit strings) goes through number_general.
+  // here without per-character bounds checks (it is only tried while kNumberLookahead bytes
+  // remain), fraction digits eight per step where possible: m / 10^f is exact-rounded by Clinger's fast path for
+  // m <= 2^53 (one correctly rounded division of exact operands) and otherwise (float32 values
+  // printed by Python have 17 digits) by a 128-bit product with 10^-f, see scale_pow10.
+  // Everything else (exponents, longer digit strings, the last bytes of the buffer, products too
+  // close to a halfway point) goes through number_general.
   bool number(double& value) {
     ws();
+    if (end_ - p_ < kNumberLookahead) return number_general(value);
     const char* q = p_;
-    const bool negative = q < end_ && *q == '-';
-    if (negative) ++q;
-    if (q >= end_) return false;
+    const bool negative = *q == '-';
+    q += negative;
     const char* digits_begin = q;
     uint64_t m = 0;
     if (*q == '0') {
       ++q;
     } else if (*q >= '1' && *q <= '9') {
-      while (q < end_ && *q >= '0' && *q <= '9' && q - digits_begin < 20) m = m * 10 + static_cast<uint64_t>(*q++ - '0');
+      while (*q >= '0' && *q <= '9' && q - digits_begin < 20) m = m * 10 + static_cast<uint64_t>(*q++ - '0');
     } else {
       return false;
     }
     int64_t digits = q - digits_begin, fraction = 0;
-    if (q < end_ && *q == '.') {
+    if (*q == '.') {
       const char* f = ++q;
       uint32_t eight;
-      while (end_ - q >= 8 && q - f + 8 <= 19 && eight_digits(q, eight)) {
+      while (q - f + 8 <= 19 && eight_digits(q, eight)) {
         m = m * 100000000 + eight;
         q += 8;
       }
-      while (q < end_ && *q >= '0' && *q <= '9' && q - f < 20) m = m * 10 + static_cast<uint64_t>(*q++ - '0');
+      while (*q >= '0' && *q <= '9' && q - f < 20) m = m * 10 + static_cast<uint64_t>(*q++ - '0');
       fraction = q - f;
       if (fraction == 0) return false;
       digits += fraction;
     }
-    if (digits > 19 || (q < end_ && ((*q >= '0' && *q <= '9') || *q == 'e' || *q == 'E')))
-      return number_general(value);
+    // m wrapped around if there were more than 19 digits: it is not used then
+    if (digits > 19 || (*q >= '0' && *q <= '9') || *q == 'e' || *q == 'E') return number_general(value);
     double v;
     if (m <= (uint64_t{1} << 53)) {
       v = static_cast<double>(m) / kPow10[fraction];
-    } else if (!divide_pow10(m, static_cast<int>(fraction), v)) {
+    } else if (fraction == 0 || !scale_pow10(m, fraction, v)) {
       return number_general(value);
     }
     value = negative ? -v : v;
@@ -139,39 +175,46 @@ class Scanner {
     return true;
   }
 
-  // Correctly rounded m / 10^q for 2^53 < m < 2^64 and 0 <= q <= 19, or false. The candidate
-  // (two roundings, within about an ulp) is tested against the rounding boundaries of its binade,
-  // m * 2^(1-E) against (2M -+ 1) * 10^q for candidate M * 2^E, and moved by an ulp while wrong.
-  static bool divide_pow10(uint64_t m, int q, double& out) {
+  // Bytes number() may read: '-', 20 integer digits, '.', 20 fraction digits and the byte after.
+  static constexpr ptrdiff_t kNumberLookahead = 43;
+
+  // Correctly rounded m * 10^-q for 2^53 < m < 2^64 and 1 <= q <= 19 (Eisel-Lemire), or false
+  // when that cannot be decided here. With w = m * 2^s normalised to 64 bits and
+  // P = ceil(2^(127+k) / 5^q) (kInversePow5), the exact product T = w * 2^(127+k) / 5^q lies in
+  // (w * P - 2^64, w * P), so the top 128 bits U of w * P determine the rounding of T unless a
+  // halfway point between two doubles falls in that interval, which happens exactly when U's
+  // bits under the 53 of the mantissa are 1 followed by zeros (then T may be the tie itself or
+  // just under it). Rounding P up, not down, matters: decimal forms of exactly representable
+  // values (float32 values, x.5) give U with zeros under the mantissa, never this pattern.
+  static bool scale_pow10(uint64_t m, int q, double& out) {
 #if defined(__SIZEOF_INT128__)
     using u128 = unsigned __int128;
-    const uint64_t p10 = kPow10Int[q];
-    const int m_bits = 64 - __builtin_clzll(m);
-    double v = static_cast<double>(m) / kPow10[q];
-    uint64_t bits;
-    std::memcpy(&bits, &v, 8);
-    for (int attempt = 0; attempt < 3; ++attempt) {  // v is positive, normal: bits +- 1 steps an ulp
-      const uint64_t M = (bits & ((uint64_t{1} << 52) - 1)) | (uint64_t{1} << 52);
-      const int shift = 1 - (static_cast<int>(bits >> 52) - 1075);  // v = M * 2^(1 - shift)
-      // at the bottom of a binade the lower neighbour is closer: leave it to from_chars
-      if (M == (uint64_t{1} << 52) || shift < 0 || m_bits + shift > 127) return false;
-      const u128 x = static_cast<u128>(m) << shift;
-      const u128 lo = static_cast<u128>(2 * M - 1) * p10, hi = static_cast<u128>(2 * M + 1) * p10;
-      if (x == lo || x == hi) {  // a tie: to the even mantissa
-        if (M % 2) bits = x == lo ? bits - 1 : bits + 1;
-      } else if (x < lo || x > hi) {
-        bits = x < lo ? bits - 1 : bits + 1;
-        continue;
-      }
-      std::memcpy(&out, &bits, 8);
-      return true;
+    const int s = __builtin_clzll(m);
+    const uint64_t w = m << s;
+    const InversePow5& p = kInversePow5.entry[q];
+    const u128 u = static_cast<u128>(w) * p.hi + ((static_cast<u128>(w) * p.lo) >> 64);
+    const uint64_t top = static_cast<uint64_t>(u >> 64), low = static_cast<uint64_t>(u);
+    // w * P is in [2^190, 2^192): U has 127 or 128 bits; keep its top 54 (mantissa, round bit)
+    const int upper = static_cast<int>(top >> 63), dropped = 9 + upper;
+    const uint64_t kept = top >> dropped, under = top & ((uint64_t{1} << dropped) - 1);
+    if ((kept & 1) && under == 0 && low == 0) return false;  // at a halfway point
+    uint64_t mantissa = (kept + 1) >> 1;                      // round bit set: above half, up
+    // value = mantissa * 2^(11 + upper - s - k - q): T = value * 2^(63 + s + k + q)
+    int exponent = 11 + upper - s - p.k - q;
+    if (mantissa == (uint64_t{1} << 53)) {  // rounded up to the next binade
+      mantissa >>= 1;
+      ++exponent;
     }
+    // m < 2^64 and q <= 19 keep the value normal: biased exponent field exponent + 52 + 1023
+    const uint64_t bits = (static_cast<uint64_t>(exponent + 1075) << 52) | (mantissa & ((uint64_t{1} << 52) - 1));
+    std::memcpy(&out, &bits, 8);
+    return true;
 #else
     (void)m;
     (void)q;
     (void)out;
-#endif
     return false;
+#endif
   }
 
   bool number_general(double& value) {
