@@ -448,8 +448,10 @@ class Scanner {
     return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
   }
 
-  bool match_word(const char* w) {
-    const size_t n = std::strlen(w);
+  // (word's length a compile-time constant: the comparison is inlined, no strlen per call)
+  template <size_t N>
+  bool match_word(const char (&w)[N]) {
+    constexpr size_t n = N - 1;
     if (static_cast<size_t>(end_ - p_) >= n && std::memcmp(p_, w, n) == 0) {
       p_ += n;
       return true;
@@ -461,8 +463,10 @@ class Scanner {
   const char* end_;
 };
 
-bool key_is(const char* b, const char* e, const char* name) {
-  const size_t n = std::strlen(name);
+// Whether [b, e) is `name` (a literal: its length is known at compile time, the comparison inlined).
+template <size_t N>
+bool key_is(const char* b, const char* e, const char (&name)[N]) {
+  constexpr size_t n = N - 1;
   return static_cast<size_t>(e - b) == n && std::memcmp(b, name, n) == 0;
 }
 
