@@ -478,13 +478,19 @@ bool read_box(Scanner& s, double* box) {
   return s.eat(']');
 }
 
-// Reads a keypoint array into row `row` of `out`, fixing the row length on first use.
-bool read_keypoints(Scanner& s, std::vector<double>& row, int64_t& width) {
-  row.clear();
+// Reads record `row`'s keypoint array straight into `keypoints` (rows of `width` values; records
+// before it without keypoints become NaN rows), fixing the width on first use; a repeated key
+// replaces the row. False unless every row has the same length.
+bool read_keypoints(Scanner& s, std::vector<double>& keypoints, int64_t& width, int64_t row) {
   int64_t n = 0;
-  if (!s.number_array(row, n)) return false;
-  if (width < 0) width = n;
-  return n == width;
+  if (width >= 0) {
+    keypoints.resize(static_cast<size_t>(row * width), kNaN);
+    return s.number_array(keypoints, n) && n == width;
+  }
+  if (!s.number_array(keypoints, n)) return false;  // the first row: nothing stored before it
+  width = n;
+  keypoints.insert(keypoints.begin(), static_cast<size_t>(row * width), kNaN);
+  return true;
 }
 
 // Guessed record starts splitting [first, end) into up to `chunks` pieces: the first '{' after a
@@ -506,21 +512,9 @@ std::vector<const char*> guess_chunk_starts(const char* first, const char* end, 
   return starts;
 }
 
-// Appends NaN-filled keypoint rows so `keypoints` holds `rows` complete rows.
+// Appends NaN-filled keypoint rows so `keypoints` holds `rows` complete rows (once the width is known).
 void pad_keypoints(std::vector<double>& keypoints, int64_t width, int64_t rows) {
   if (width >= 0) keypoints.resize(static_cast<size_t>(rows * width), kNaN);
-}
-
-// Appends record `row`'s keypoints (or a NaN row when it has none) once the width is known;
-// rows read before the width was known are padded first.
-void append_keypoints(std::vector<double>& keypoints, int64_t width, int64_t row, bool have_kp,
-                      const std::vector<double>& kp) {
-  if (width < 0) return;
-  pad_keypoints(keypoints, width, row);
-  if (have_kp)
-    keypoints.insert(keypoints.end(), kp.begin(), kp.end());
-  else
-    pad_keypoints(keypoints, width, row + 1);
 }
 
 // Reads a "segmentation" value into seg and returns its kind: polygons [[x0, y0, ...], ...], or an
@@ -599,7 +593,7 @@ void CocoSegmentations::append(CocoSegmentations&& other) {
 namespace {
 
 // Reads one result record (an object) at the scanner's position and appends it to out.
-bool read_result(Scanner& s, std::vector<double>& kp, CocoResultColumns& out) {
+bool read_result(Scanner& s, CocoResultColumns& out) {
   int64_t image_id = 0, category_id = 0;
   bool have_image = false, have_category = false, have_box = false, have_score = false, have_kp = false;
   double box[4] = {kNaN, kNaN, kNaN, kNaN}, score = kNaN;
@@ -610,7 +604,7 @@ bool read_result(Scanner& s, std::vector<double>& kp, CocoResultColumns& out) {
     if (key_is(b, e, "category_id")) return have_category = s.integer(category_id);
     if (key_is(b, e, "bbox")) return have_box = read_box(s, box);
     if (key_is(b, e, "score")) return have_score = s.number(score);
-    if (key_is(b, e, "keypoints")) return have_kp = read_keypoints(s, kp, out.num_keypoint_values);
+    if (key_is(b, e, "keypoints")) return have_kp = read_keypoints(s, out.keypoints, out.num_keypoint_values, out.size());
     if (key_is(b, e, "segmentation"))  // a repeated one (rare) is left to the general parser
       return segm == kAbsent && read_segmentation(s, out.segmentation, segm, segm_size);
     return s.skip_value();
@@ -624,7 +618,7 @@ bool read_result(Scanner& s, std::vector<double>& kp, CocoResultColumns& out) {
   out.has_bbox.push_back(have_box);
   out.has_score.push_back(have_score);
   out.has_keypoints.push_back(have_kp);
-  append_keypoints(out.keypoints, out.num_keypoint_values, row, have_kp, kp);
+  if (!have_kp) pad_keypoints(out.keypoints, out.num_keypoint_values, row + 1);
   end_segmentation(out.segmentation, segm, segm_size);
   return true;
 }
@@ -634,9 +628,8 @@ bool read_result(Scanner& s, std::vector<double>& kp, CocoResultColumns& out) {
 // closing ']' and the end of the input.
 bool parse_result_chunk(const char* begin, const char* end, const char* stop, CocoResultColumns& out) {
   Scanner s(begin, static_cast<size_t>(end - begin));
-  std::vector<double> kp;
   for (;;) {
-    if (!read_result(s, kp, out)) return false;
+    if (!read_result(s, out)) return false;
     if (s.eat(',')) {
       if (stop) {
         s.ws();
@@ -661,7 +654,7 @@ void append_columns(CocoResultColumns& out, CocoResultColumns&& part) {
 }
 
 // Reads one annotation object at the scanner's position and appends it to out.
-bool read_annotation(Scanner& s, std::vector<double>& kp, CocoInstanceColumns& out) {
+bool read_annotation(Scanner& s, CocoInstanceColumns& out) {
   int64_t id = 0, image_id = 0, category_id = 0;
   bool have_id = false, have_image = false, have_category = false, have_box = false, have_area = false,
        have_crowd = false, have_ignore = false, have_nkp = false, have_kp = false;
@@ -677,7 +670,8 @@ bool read_annotation(Scanner& s, std::vector<double>& kp, CocoInstanceColumns& o
     if (key_is(b, e, "iscrowd")) return have_crowd = s.number_or_bool(crowd);
     if (key_is(b, e, "ignore")) return have_ignore = s.number_or_bool(ignore);
     if (key_is(b, e, "num_keypoints")) return have_nkp = s.number(nkp);
-    if (key_is(b, e, "keypoints")) return have_kp = read_keypoints(s, kp, out.num_keypoint_values);
+    if (key_is(b, e, "keypoints"))
+      return have_kp = read_keypoints(s, out.keypoints, out.num_keypoint_values, static_cast<int64_t>(out.id.size()));
     if (key_is(b, e, "segmentation"))
       return segm == kAbsent && read_segmentation(s, out.segmentation, segm, segm_size);
     return s.skip_value();
@@ -698,7 +692,7 @@ bool read_annotation(Scanner& s, std::vector<double>& kp, CocoInstanceColumns& o
   out.has_ignore.push_back(have_ignore);
   out.has_num_keypoints.push_back(have_nkp);
   out.has_keypoints.push_back(have_kp);
-  append_keypoints(out.keypoints, out.num_keypoint_values, row, have_kp, kp);
+  if (!have_kp) pad_keypoints(out.keypoints, out.num_keypoint_values, row + 1);
   end_segmentation(out.segmentation, segm, segm_size);
   return true;
 }
@@ -709,9 +703,8 @@ bool read_annotation(Scanner& s, std::vector<double>& kp, CocoInstanceColumns& o
 int parse_annotation_chunk(const char* begin, const char* end, const char* stop, CocoInstanceColumns& out,
                            const char** close) {
   Scanner s(begin, static_cast<size_t>(end - begin));
-  std::vector<double> kp;
   for (;;) {
-    if (!read_annotation(s, kp, out)) return 0;
+    if (!read_annotation(s, out)) return 0;
     if (s.eat(',')) {
       if (stop) {
         s.ws();
