@@ -128,12 +128,12 @@ class Scanner {
 
   // A JSON number (strict grammar), converted with correct rounding. The common shape, an
   // optional '-', an integer part and an optional fraction with at most 19 digits in all, is read
-  // here without per-character bounds checks (it is only tried while kNumberLookahead bytes
-  // remain), fraction digits eight per step where possible: m / 10^f is exact-rounded by Clinger's fast path for
+  // here without per-character bounds checks (only while kNumberLookahead bytes remain), fraction
+  // digits eight per step where possible. m / 10^f is then rounded by Clinger's fast path for
   // m <= 2^53 (one correctly rounded division of exact operands) and otherwise (float32 values
   // printed by Python have 17 digits) by a 128-bit product with 10^-f, see scale_pow10.
-  // Everything else (exponents, longer digit strings, the last bytes of the buffer, products too
-  // close to a halfway point) goes through number_general.
+  // Everything else (exponents, longer digit strings, the last bytes of the buffer, products at a
+  // halfway point) goes through number_general.
   bool number(double& value) {
     ws();
     if (end_ - p_ < kNumberLookahead) return number_general(value);
