@@ -592,6 +592,30 @@ void CocoSegmentations::append(CocoSegmentations&& other) {
 
 namespace {
 
+// Columns are reserved once the first kSampleRecords records of a chunk are read, for as many
+// records as the chunk's size suggests (the records of one file are alike) and a margin: grown by
+// doubling, the large columns would be copied, and fresh pages faulted in, at every step.
+constexpr int64_t kSampleRecords = 64;
+
+template <class T>
+void reserve_scaled(std::vector<T>& v, double scale) {
+  v.reserve(static_cast<size_t>(static_cast<double>(v.size()) * scale));
+}
+
+template <class... Vectors>
+void reserve_all(double scale, Vectors&... v) {
+  (reserve_scaled(v, scale), ...);
+}
+
+void reserve_scaled(CocoSegmentations& g, double scale) {
+  reserve_all(scale, g.kind, g.size, g.record_parts, g.part_offsets, g.chars_offsets, g.values, g.chars);
+}
+
+// The scale for a chunk of `chunk_bytes` of which `read_bytes` held the sample.
+double reserve_scale(ptrdiff_t chunk_bytes, ptrdiff_t read_bytes) {
+  return 1.125 * static_cast<double>(chunk_bytes) / static_cast<double>(std::max<ptrdiff_t>(read_bytes, 1));
+}
+
 // Reads one result record (an object) at the scanner's position and appends it to out.
 bool read_result(Scanner& s, CocoResultColumns& out) {
   int64_t image_id = 0, category_id = 0;
@@ -630,6 +654,12 @@ bool parse_result_chunk(const char* begin, const char* end, const char* stop, Co
   Scanner s(begin, static_cast<size_t>(end - begin));
   for (;;) {
     if (!read_result(s, out)) return false;
+    if (out.size() == kSampleRecords) {
+      const double scale = reserve_scale((stop ? stop : end) - begin, s.pos() - begin);
+      reserve_all(scale, out.image_id, out.category_id, out.bbox, out.score, out.keypoints, out.has_bbox,
+                  out.has_score, out.has_keypoints);
+      reserve_scaled(out.segmentation, scale);
+    }
     if (s.eat(',')) {
       if (stop) {
         s.ws();
@@ -705,6 +735,15 @@ int parse_annotation_chunk(const char* begin, const char* end, const char* stop,
   Scanner s(begin, static_cast<size_t>(end - begin));
   for (;;) {
     if (!read_annotation(s, out)) return 0;
+    if (static_cast<int64_t>(out.id.size()) == kSampleRecords) {
+      // without `stop` the bytes counted run to the end of the file, past the array: a larger
+      // reservation than needed, address space that is never touched
+      const double scale = reserve_scale((stop ? stop : end) - begin, s.pos() - begin);
+      reserve_all(scale, out.id, out.ann_image_id, out.ann_category_id, out.bbox, out.area, out.iscrowd, out.ignore,
+                  out.num_keypoints, out.keypoints, out.has_bbox, out.has_area, out.has_iscrowd, out.has_ignore,
+                  out.has_num_keypoints, out.has_keypoints);
+      reserve_scaled(out.segmentation, scale);
+    }
     if (s.eat(',')) {
       if (stop) {
         s.ws();
