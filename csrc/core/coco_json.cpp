@@ -105,6 +105,7 @@ class Scanner {
     if (!eat('"')) return false;
     begin = p_;
     while (p_ < end_) {
+      skip_plain_string_bytes();
       const char c = *p_;
       if (c == '"') {
         stop = p_++;
@@ -117,7 +118,7 @@ class Scanner {
         if (e == 'u') {
           for (int i = 0; i < 4; ++i)
             if (++p_ >= end_ || !std::isxdigit(static_cast<unsigned char>(*p_))) return false;
-        } else if (!std::strchr("\"\\/bfnrt", e)) {
+        } else if (e == 0 || !std::strchr("\"\\/bfnrt", e)) {  // (strchr finds the terminating 0)
           return false;
         }
       }
@@ -305,6 +306,30 @@ class Scanner {
     (void)p;
     (void)value;
     return false;
+#endif
+  }
+
+  // Advances over string bytes other than '"', '\\' and control characters, eight at a time while
+  // more than eight remain (so p_ stays before the end); stops at the first of those. Keys and
+  // file names are mostly such bytes.
+  void skip_plain_string_bytes() {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+    while (end_ - p_ > 8) {
+      uint64_t v;
+      std::memcpy(&v, p_, 8);  // byte i is p_[i]
+      // High bit set in bytes equal to '"' or '\\' or below 0x20 (x - 1 borrows into the high bit
+      // of a zero byte; bytes >= 0x80 are excluded by ~v). A borrow only runs upwards from a
+      // flagged byte, so the lowest flag is always the first such byte.
+      const uint64_t quote = v ^ (kOnes * '"'), backslash = v ^ (kOnes * '\\');
+      const uint64_t flags = (((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash) |
+                              ((v - kOnes * 0x20) & ~v)) & kHigh;
+      if (flags) {
+        p_ += __builtin_ctzll(flags) >> 3;
+        return;
+      }
+      p_ += 8;
+    }
 #endif
   }
 

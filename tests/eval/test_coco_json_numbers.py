@@ -1,4 +1,5 @@
-"""Numbers read by the native COCO JSON scanner equal Python's float() of the same text, bit for bit.
+"""Numbers read by the native COCO JSON scanner equal Python's float() of the same text, bit for bit
+(and the strings it skips are delimited exactly).
 
 The scanner converts short decimals itself (Clinger's fast path, a 128-bit product with 10^-q for
 17-19 digit mantissas) and hands the rest to std::from_chars; these tests aim at both, and at the
@@ -12,6 +13,7 @@ import struct
 from decimal import Decimal, getcontext
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -149,3 +151,22 @@ def test_hard_cases():
     ]
     check_results(texts)
     check_results(texts[::-1])
+
+
+def test_skipped_strings():
+    """Strings are scanned eight bytes at a time: quotes, backslashes and control characters must be
+    found at every offset, also close to the end of the input, and a raw control character inside a
+    string (invalid JSON, as json.loads says) must make the scanner refuse the text (None)."""
+    for special in ['"', "\\", "\x01", "\xe9", "\u4e2d", '\\"']:
+        for offset in range(20):
+            for pad in range(0, 12, 3):  # moves the string's end relative to the input's end
+                value = "a" * offset + special + "b" * (19 - offset)
+                quoted = json.dumps(value, ensure_ascii=pad % 2 == 0)
+                text = '[{"image_id": 1, "category_id": 2, "note": ' + quoted + " " * pad + "}]"
+                out = _C.coco_parse_results(text.encode())
+                assert out is not None and out["image_id"].tolist() == [1], text
+                at = text.index(quoted) + 1 + offset
+                broken = text[:at] + "\n" + text[at:]
+                with pytest.raises(ValueError):
+                    json.loads(broken)
+                assert _C.coco_parse_results(broken.encode()) is None, broken
