@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <new>
 
 #include "core/parallel.h"
 
@@ -624,7 +625,10 @@ constexpr int64_t kSampleRecords = 64;
 
 template <class T>
 void reserve_scaled(std::vector<T>& v, double scale) {
-  v.reserve(static_cast<size_t>(static_cast<double>(v.size()) * scale));
+  try {
+    v.reserve(static_cast<size_t>(static_cast<double>(v.size()) * scale));
+  } catch (const std::bad_alloc&) {  // only a speed-up (an estimate that may be too large): go on
+  }
 }
 
 template <class... Vectors>
