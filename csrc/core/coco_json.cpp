@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <type_traits>
 
 #include "core/parallel.h"
@@ -41,6 +42,40 @@ constexpr uint64_t kPow10Int[] = {1ull,
                                   1000000000000000000ull,
                                   10000000000000000000ull};  // 10^19 < 2^64
 
+// 5^-q scaled into [2^127, 2^128) and rounded up, for q = 1..19: ceil(2^(127+k) / 5^q) with k the
+// bit length of 5^q (see Scanner::scale_pow10), computed by binary long division.
+struct InversePow5 {
+  uint64_t hi, lo;
+  int k;
+};
+struct InversePow5Table {
+  InversePow5 entry[20];  // entry[0] unused
+};
+constexpr InversePow5Table make_inverse_pow5() {
+  InversePow5Table t{};
+  uint64_t five_q = 1;
+  for (int q = 1; q <= 19; ++q) {
+    five_q *= 5;
+    int k = 0;
+    while (five_q >> k) ++k;
+    uint64_t hi = 0, lo = 0, rest = 0;
+    for (int bit = 0; bit < 128 + k; ++bit) {  // the dividend's bits: a 1, then 127 + k zeros
+      rest = 2 * rest + (bit == 0);
+      const uint64_t digit = rest >= five_q;
+      rest -= digit * five_q;
+      hi = (hi << 1) | (lo >> 63);
+      lo = (lo << 1) | digit;
+    }
+    if (++lo == 0) ++hi;  // the division is never exact: round up
+    t.entry[q] = {hi, lo, k};
+  }
+  return t;
+}
+constexpr InversePow5Table kInversePow5 = make_inverse_pow5();
+static_assert(kInversePow5.entry[1].hi == 0xCCCCCCCCCCCCCCCCull && kInversePow5.entry[1].lo == 0xCCCCCCCCCCCCCCCDull &&
+                  kInversePow5.entry[1].k == 3,
+              "2^130 / 5 rounded up");
+
 class Scanner {
  public:
   Scanner(const char* data, size_t size) : p_(data), end_(data + size) {}
@@ -72,6 +107,7 @@ class Scanner {
     if (!eat('"')) return false;
     begin = p_;
     while (p_ < end_) {
+      skip_plain_string_bytes();
       const char c = *p_;
       if (c == '"') {
         stop = p_++;
@@ -84,7 +120,7 @@ class Scanner {
         if (e == 'u') {
           for (int i = 0; i < 4; ++i)
             if (++p_ >= end_ || !std::isxdigit(static_cast<unsigned char>(*p_))) return false;
-        } else if (!std::strchr("\"\\/bfnrt", e)) {
+        } else if (e == 0 || !std::strchr("\"\\/bfnrt", e)) {  // (strchr finds the terminating 0)
           return false;
         }
       }
@@ -95,44 +131,46 @@ class Scanner {
 
   // A JSON number (strict grammar), converted with correct rounding. The common shape, an
   // optional '-', an integer part and an optional fraction with at most 19 digits in all, is read
-  // here: mantissas up to 2^53 take Clinger's exact fast path (one correctly rounded division of
-  // exact operands), larger ones (float32 values printed by Python have 17 digits) a candidate
-  // checked and corrected with exact 128-bit integer arithmetic. Everything else (exponents,
-  // longer digit strings) goes through number_general.
+  // here without per-character bounds checks (only while kNumberLookahead bytes remain), fraction
+  // digits eight per step where possible. m / 10^f is then rounded by Clinger's fast path for
+  // m <= 2^53 (one correctly rounded division of exact operands) and otherwise (float32 values
+  // printed by Python have 17 digits) by a 128-bit product with 10^-f, see scale_pow10.
+  // Everything else (exponents, longer digit strings, the last bytes of the buffer, products at a
+  // halfway point) goes through number_general.
   bool number(double& value) {
     ws();
+    if (end_ - p_ < kNumberLookahead) return number_general(value);
     const char* q = p_;
-    const bool negative = q < end_ && *q == '-';
-    if (negative) ++q;
-    if (q >= end_) return false;
+    const bool negative = *q == '-';
+    q += negative;
     const char* digits_begin = q;
     uint64_t m = 0;
     if (*q == '0') {
       ++q;
     } else if (*q >= '1' && *q <= '9') {
-      while (q < end_ && *q >= '0' && *q <= '9' && q - digits_begin < 20) m = m * 10 + static_cast<uint64_t>(*q++ - '0');
+      while (*q >= '0' && *q <= '9' && q - digits_begin < 20) m = m * 10 + static_cast<uint64_t>(*q++ - '0');
     } else {
       return false;
     }
     int64_t digits = q - digits_begin, fraction = 0;
-    if (q < end_ && *q == '.') {
+    if (*q == '.') {
       const char* f = ++q;
       uint32_t eight;
-      while (end_ - q >= 8 && q - f + 8 <= 19 && eight_digits(q, eight)) {
+      while (q - f + 8 <= 19 && eight_digits(q, eight)) {
         m = m * 100000000 + eight;
         q += 8;
       }
-      while (q < end_ && *q >= '0' && *q <= '9' && q - f < 20) m = m * 10 + static_cast<uint64_t>(*q++ - '0');
+      while (*q >= '0' && *q <= '9' && q - f < 20) m = m * 10 + static_cast<uint64_t>(*q++ - '0');
       fraction = q - f;
       if (fraction == 0) return false;
       digits += fraction;
     }
-    if (digits > 19 || (q < end_ && ((*q >= '0' && *q <= '9') || *q == 'e' || *q == 'E')))
-      return number_general(value);
+    // m wrapped around if there were more than 19 digits: it is not used then
+    if (digits > 19 || (*q >= '0' && *q <= '9') || *q == 'e' || *q == 'E') return number_general(value);
     double v;
     if (m <= (uint64_t{1} << 53)) {
       v = static_cast<double>(m) / kPow10[fraction];
-    } else if (!divide_pow10(m, static_cast<int>(fraction), v)) {
+    } else if (fraction == 0 || !scale_pow10(m, fraction, v)) {
       return number_general(value);
     }
     value = negative ? -v : v;
@@ -140,39 +178,46 @@ class Scanner {
     return true;
   }
 
-  // Correctly rounded m / 10^q for 2^53 < m < 2^64 and 0 <= q <= 19, or false. The candidate
-  // (two roundings, within about an ulp) is tested against the rounding boundaries of its binade,
-  // m * 2^(1-E) against (2M -+ 1) * 10^q for candidate M * 2^E, and moved by an ulp while wrong.
-  static bool divide_pow10(uint64_t m, int q, double& out) {
+  // Bytes number() may read: '-', 20 integer digits, '.', 20 fraction digits and the byte after.
+  static constexpr ptrdiff_t kNumberLookahead = 43;
+
+  // Correctly rounded m * 10^-q for 2^53 < m < 2^64 and 1 <= q <= 19 (Eisel-Lemire), or false
+  // when that cannot be decided here. With w = m * 2^s normalised to 64 bits and
+  // P = ceil(2^(127+k) / 5^q) (kInversePow5), the exact product T = w * 2^(127+k) / 5^q lies in
+  // (w * P - 2^64, w * P), so the top 128 bits U of w * P determine the rounding of T unless a
+  // halfway point between two doubles falls in that interval, which happens exactly when U's
+  // bits under the 53 of the mantissa are 1 followed by zeros (then T may be the tie itself or
+  // just under it). Rounding P up, not down, matters: decimal forms of exactly representable
+  // values (float32 values, x.5) give U with zeros under the mantissa, never this pattern.
+  static bool scale_pow10(uint64_t m, int q, double& out) {
 #if defined(__SIZEOF_INT128__)
     using u128 = unsigned __int128;
-    const uint64_t p10 = kPow10Int[q];
-    const int m_bits = 64 - __builtin_clzll(m);
-    double v = static_cast<double>(m) / kPow10[q];
-    uint64_t bits;
-    std::memcpy(&bits, &v, 8);
-    for (int attempt = 0; attempt < 3; ++attempt) {  // v is positive, normal: bits +- 1 steps an ulp
-      const uint64_t M = (bits & ((uint64_t{1} << 52) - 1)) | (uint64_t{1} << 52);
-      const int shift = 1 - (static_cast<int>(bits >> 52) - 1075);  // v = M * 2^(1 - shift)
-      // at the bottom of a binade the lower neighbour is closer: leave it to from_chars
-      if (M == (uint64_t{1} << 52) || shift < 0 || m_bits + shift > 127) return false;
-      const u128 x = static_cast<u128>(m) << shift;
-      const u128 lo = static_cast<u128>(2 * M - 1) * p10, hi = static_cast<u128>(2 * M + 1) * p10;
-      if (x == lo || x == hi) {  // a tie: to the even mantissa
-        if (M % 2) bits = x == lo ? bits - 1 : bits + 1;
-      } else if (x < lo || x > hi) {
-        bits = x < lo ? bits - 1 : bits + 1;
-        continue;
-      }
-      std::memcpy(&out, &bits, 8);
-      return true;
+    const int s = __builtin_clzll(m);
+    const uint64_t w = m << s;
+    const InversePow5& p = kInversePow5.entry[q];
+    const u128 u = static_cast<u128>(w) * p.hi + ((static_cast<u128>(w) * p.lo) >> 64);
+    const uint64_t top = static_cast<uint64_t>(u >> 64), low = static_cast<uint64_t>(u);
+    // w * P is in [2^190, 2^192): U has 127 or 128 bits; keep its top 54 (mantissa, round bit)
+    const int upper = static_cast<int>(top >> 63), dropped = 9 + upper;
+    const uint64_t kept = top >> dropped, under = top & ((uint64_t{1} << dropped) - 1);
+    if ((kept & 1) && under == 0 && low == 0) return false;  // at a halfway point
+    uint64_t mantissa = (kept + 1) >> 1;                      // round bit set: above half, up
+    // value = mantissa * 2^(11 + upper - s - k - q): T = value * 2^(63 + s + k + q)
+    int exponent = 11 + upper - s - p.k - q;
+    if (mantissa == (uint64_t{1} << 53)) {  // rounded up to the next binade
+      mantissa >>= 1;
+      ++exponent;
     }
+    // m < 2^64 and q <= 19 keep the value normal: biased exponent field exponent + 52 + 1023
+    const uint64_t bits = (static_cast<uint64_t>(exponent + 1075) << 52) | (mantissa & ((uint64_t{1} << 52) - 1));
+    std::memcpy(&out, &bits, 8);
+    return true;
 #else
     (void)m;
     (void)q;
     (void)out;
-#endif
     return false;
+#endif
   }
 
   bool number_general(double& value) {
@@ -263,6 +308,30 @@ class Scanner {
     (void)p;
     (void)value;
     return false;
+#endif
+  }
+
+  // Advances over string bytes other than '"', '\\' and control characters, eight at a time while
+  // more than eight remain (so p_ stays before the end); stops at the first of those. Keys and
+  // file names are mostly such bytes.
+  void skip_plain_string_bytes() {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+    while (end_ - p_ > 8) {
+      uint64_t v;
+      std::memcpy(&v, p_, 8);  // byte i is p_[i]
+      // High bit set in bytes equal to '"' or '\\' or below 0x20 (x - 1 borrows into the high bit
+      // of a zero byte; bytes >= 0x80 are excluded by ~v). A borrow only runs upwards from a
+      // flagged byte, so the lowest flag is always the first such byte.
+      const uint64_t quote = v ^ (kOnes * '"'), backslash = v ^ (kOnes * '\\');
+      const uint64_t flags = (((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash) |
+                              ((v - kOnes * 0x20) & ~v)) & kHigh;
+      if (flags) {
+        p_ += __builtin_ctzll(flags) >> 3;
+        return;
+      }
+      p_ += 8;
+    }
 #endif
   }
 
@@ -406,8 +475,10 @@ class Scanner {
     return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
   }
 
-  bool match_word(const char* w) {
-    const size_t n = std::strlen(w);
+  // (word's length a compile-time constant: the comparison is inlined, no strlen per call)
+  template <size_t N>
+  bool match_word(const char (&w)[N]) {
+    constexpr size_t n = N - 1;
     if (static_cast<size_t>(end_ - p_) >= n && std::memcmp(p_, w, n) == 0) {
       p_ += n;
       return true;
@@ -419,8 +490,10 @@ class Scanner {
   const char* end_;
 };
 
-bool key_is(const char* b, const char* e, const char* name) {
-  const size_t n = std::strlen(name);
+// Whether [b, e) is `name` (a literal: its length is known at compile time, the comparison inlined).
+template <size_t N>
+bool key_is(const char* b, const char* e, const char (&name)[N]) {
+  constexpr size_t n = N - 1;
   return static_cast<size_t>(e - b) == n && std::memcmp(b, name, n) == 0;
 }
 
@@ -432,13 +505,19 @@ bool read_box(Scanner& s, double* box) {
   return s.eat(']');
 }
 
-// Reads a keypoint array into row `row` of `out`, fixing the row length on first use.
-bool read_keypoints(Scanner& s, std::vector<double>& row, int64_t& width) {
-  row.clear();
+// Reads record `row`'s keypoint array straight into `keypoints` (rows of `width` values; records
+// before it without keypoints become NaN rows), fixing the width on first use; a repeated key
+// replaces the row. False unless every row has the same length.
+bool read_keypoints(Scanner& s, std::vector<double>& keypoints, int64_t& width, int64_t row) {
   int64_t n = 0;
-  if (!s.number_array(row, n)) return false;
-  if (width < 0) width = n;
-  return n == width;
+  if (width >= 0) {
+    keypoints.resize(static_cast<size_t>(row * width), kNaN);
+    return s.number_array(keypoints, n) && n == width;
+  }
+  if (!s.number_array(keypoints, n)) return false;  // the first row: nothing stored before it
+  width = n;
+  keypoints.insert(keypoints.begin(), static_cast<size_t>(row * width), kNaN);
+  return true;
 }
 
 // Guessed record starts splitting [first, end) into up to `chunks` pieces: the first '{' after a
@@ -460,21 +539,9 @@ std::vector<const char*> guess_chunk_starts(const char* first, const char* end, 
   return starts;
 }
 
-// Appends NaN-filled keypoint rows so `keypoints` holds `rows` complete rows.
+// Appends NaN-filled keypoint rows so `keypoints` holds `rows` complete rows (once the width is known).
 void pad_keypoints(std::vector<double>& keypoints, int64_t width, int64_t rows) {
   if (width >= 0) keypoints.resize(static_cast<size_t>(rows * width), kNaN);
-}
-
-// Appends record `row`'s keypoints (or a NaN row when it has none) once the width is known;
-// rows read before the width was known are padded first.
-void append_keypoints(std::vector<double>& keypoints, int64_t width, int64_t row, bool have_kp,
-                      const std::vector<double>& kp) {
-  if (width < 0) return;
-  pad_keypoints(keypoints, width, row);
-  if (have_kp)
-    keypoints.insert(keypoints.end(), kp.begin(), kp.end());
-  else
-    pad_keypoints(keypoints, width, row + 1);
 }
 
 // Reads a "segmentation" value into seg and returns its kind: polygons [[x0, y0, ...], ...], or an
@@ -554,57 +621,6 @@ void CocoSegmentations::append(CocoSegmentations&& other) {
 
 namespace {
 
-// Reads one result record (an object) at the scanner's position and appends it to out.
-bool read_result(Scanner& s, std::vector<double>& kp, CocoResultColumns& out) {
-  int64_t image_id = 0, category_id = 0;
-  bool have_image = false, have_category = false, have_box = false, have_score = false, have_kp = false;
-  double box[4] = {kNaN, kNaN, kNaN, kNaN}, score = kNaN;
-  uint8_t segm = kAbsent;
-  int64_t segm_size[2] = {0, 0};
-  const bool obj = s.object([&](const char* b, const char* e) {
-    if (key_is(b, e, "image_id")) return have_image = s.integer(image_id);
-    if (key_is(b, e, "category_id")) return have_category = s.integer(category_id);
-    if (key_is(b, e, "bbox")) return have_box = read_box(s, box);
-    if (key_is(b, e, "score")) return have_score = s.number(score);
-    if (key_is(b, e, "keypoints")) return have_kp = read_keypoints(s, kp, out.num_keypoint_values);
-    if (key_is(b, e, "segmentation"))  // a repeated one (rare) is left to the general parser
-      return segm == kAbsent && read_segmentation(s, out.segmentation, segm, segm_size);
-    return s.skip_value();
-  });
-  if (!obj || !have_image || !have_category) return false;
-  const int64_t row = out.size();
-  out.image_id.push_back(image_id);
-  out.category_id.push_back(category_id);
-  out.bbox.insert(out.bbox.end(), box, box + 4);
-  out.score.push_back(score);
-  out.has_bbox.push_back(have_box);
-  out.has_score.push_back(have_score);
-  out.has_keypoints.push_back(have_kp);
-  append_keypoints(out.keypoints, out.num_keypoint_values, row, have_kp, kp);
-  end_segmentation(out.segmentation, segm, segm_size);
-  return true;
-}
-
-// Parses records from `begin` (a record's '{') until the scanner reaches `stop` right after a
-// ',' (true: the chunk ends exactly where the next chunk starts) or, when stop is null, the
-// closing ']' and the end of the input.
-bool parse_result_chunk(const char* begin, const char* end, const char* stop, CocoResultColumns& out) {
-  Scanner s(begin, static_cast<size_t>(end - begin));
-  std::vector<double> kp;
-  for (;;) {
-    if (!read_result(s, kp, out)) return false;
-    if (s.eat(',')) {
-      if (stop) {
-        s.ws();
-        if (s.pos() == stop) return true;
-        if (s.pos() > stop) return false;
-      }
-      continue;
-    }
-    return !stop && s.eat(']') && s.at_end();
-  }
-}
-
 // Calls f(a.column, b.column) for every per-record column of two column sets, the segmentation's
 // offset arrays aside (they need shifting: CocoSegmentations::append).
 template <class F>
@@ -621,72 +637,6 @@ void for_each_column(CocoResultColumns& a, CocoResultColumns& b, F&& f) {
   f(a.segmentation.size, b.segmentation.size);
   f(a.segmentation.values, b.segmentation.values);
   f(a.segmentation.chars, b.segmentation.chars);
-}
-
-// Reads one annotation object at the scanner's position and appends it to out.
-bool read_annotation(Scanner& s, std::vector<double>& kp, CocoInstanceColumns& out) {
-  int64_t id = 0, image_id = 0, category_id = 0;
-  bool have_id = false, have_image = false, have_category = false, have_box = false, have_area = false,
-       have_crowd = false, have_ignore = false, have_nkp = false, have_kp = false;
-  double box[4] = {kNaN, kNaN, kNaN, kNaN}, area = kNaN, crowd = 0, ignore = 0, nkp = kNaN;
-  uint8_t segm = kAbsent;
-  int64_t segm_size[2] = {0, 0};
-  const bool obj = s.object([&](const char* b, const char* e) {
-    if (key_is(b, e, "id")) return have_id = s.integer(id);
-    if (key_is(b, e, "image_id")) return have_image = s.integer(image_id);
-    if (key_is(b, e, "category_id")) return have_category = s.integer(category_id);
-    if (key_is(b, e, "bbox")) return have_box = read_box(s, box);
-    if (key_is(b, e, "area")) return have_area = s.number(area);
-    if (key_is(b, e, "iscrowd")) return have_crowd = s.number_or_bool(crowd);
-    if (key_is(b, e, "ignore")) return have_ignore = s.number_or_bool(ignore);
-    if (key_is(b, e, "num_keypoints")) return have_nkp = s.number(nkp);
-    if (key_is(b, e, "keypoints")) return have_kp = read_keypoints(s, kp, out.num_keypoint_values);
-    if (key_is(b, e, "segmentation"))
-      return segm == kAbsent && read_segmentation(s, out.segmentation, segm, segm_size);
-    return s.skip_value();
-  });
-  if (!obj || !have_id || !have_image || !have_category) return false;
-  const int64_t row = static_cast<int64_t>(out.id.size());
-  out.id.push_back(id);
-  out.ann_image_id.push_back(image_id);
-  out.ann_category_id.push_back(category_id);
-  out.bbox.insert(out.bbox.end(), box, box + 4);
-  out.area.push_back(area);
-  out.iscrowd.push_back(crowd);
-  out.ignore.push_back(ignore);
-  out.num_keypoints.push_back(nkp);
-  out.has_bbox.push_back(have_box);
-  out.has_area.push_back(have_area);
-  out.has_iscrowd.push_back(have_crowd);
-  out.has_ignore.push_back(have_ignore);
-  out.has_num_keypoints.push_back(have_nkp);
-  out.has_keypoints.push_back(have_kp);
-  append_keypoints(out.keypoints, out.num_keypoint_values, row, have_kp, kp);
-  end_segmentation(out.segmentation, segm, segm_size);
-  return true;
-}
-
-// Parses annotation records from `begin` (a record's '{') until the scanner reaches `stop` right
-// after a ',' (returns 1) or the array's closing ']' (returns 2, with *close just past it);
-// 0 on failure. With stop null, only the closing ']' ends the chunk.
-int parse_annotation_chunk(const char* begin, const char* end, const char* stop, CocoInstanceColumns& out,
-                           const char** close) {
-  Scanner s(begin, static_cast<size_t>(end - begin));
-  std::vector<double> kp;
-  for (;;) {
-    if (!read_annotation(s, kp, out)) return 0;
-    if (s.eat(',')) {
-      if (stop) {
-        s.ws();
-        if (s.pos() == stop) return 1;
-        if (s.pos() > stop) return 0;
-      }
-      continue;
-    }
-    if (!s.eat(']')) return 0;
-    *close = s.pos();
-    return 2;
-  }
 }
 
 template <class F>
@@ -710,6 +660,159 @@ void for_each_column(CocoInstanceColumns& a, CocoInstanceColumns& b, F&& f) {
   f(a.segmentation.size, b.segmentation.size);
   f(a.segmentation.values, b.segmentation.values);
   f(a.segmentation.chars, b.segmentation.chars);
+}
+
+// Columns are reserved once the first kSampleRecords records of a chunk are read, for as many
+// records as the chunk's size suggests (the records of one file are alike) and a margin: grown by
+// doubling, the large columns would be copied, and fresh pages faulted in, at every step.
+constexpr int64_t kSampleRecords = 64;
+
+template <class T>
+void reserve_scaled(std::vector<T>& v, double scale) {
+  try {
+    v.reserve(static_cast<size_t>(static_cast<double>(v.size()) * scale));
+  } catch (const std::bad_alloc&) {  // only a speed-up (an estimate that may be too large): go on
+  }
+}
+
+// Every column of a chunk's output, the segmentation's offset arrays included.
+template <class Columns>
+void reserve_all(Columns& out, double scale) {
+  for_each_column(out, out, [scale](auto& v, auto&) { reserve_scaled(v, scale); });
+  for (auto* offsets : {&out.segmentation.record_parts, &out.segmentation.part_offsets,
+                        &out.segmentation.chars_offsets})
+    reserve_scaled(*offsets, scale);
+}
+
+// The scale for a chunk of `chunk_bytes` of which `read_bytes` held the sample.
+double reserve_scale(ptrdiff_t chunk_bytes, ptrdiff_t read_bytes) {
+  return 1.125 * static_cast<double>(chunk_bytes) / static_cast<double>(std::max<ptrdiff_t>(read_bytes, 1));
+}
+
+// Reads one result record (an object) at the scanner's position and appends it to out.
+bool read_result(Scanner& s, CocoResultColumns& out) {
+  int64_t image_id = 0, category_id = 0;
+  bool have_image = false, have_category = false, have_box = false, have_score = false, have_kp = false;
+  double box[4] = {kNaN, kNaN, kNaN, kNaN}, score = kNaN;
+  uint8_t segm = kAbsent;
+  int64_t segm_size[2] = {0, 0};
+  const bool obj = s.object([&](const char* b, const char* e) {
+    if (key_is(b, e, "image_id")) return have_image = s.integer(image_id);
+    if (key_is(b, e, "category_id")) return have_category = s.integer(category_id);
+    if (key_is(b, e, "bbox")) return have_box = read_box(s, box);
+    if (key_is(b, e, "score")) return have_score = s.number(score);
+    if (key_is(b, e, "keypoints")) return have_kp = read_keypoints(s, out.keypoints, out.num_keypoint_values, out.size());
+    if (key_is(b, e, "segmentation"))  // a repeated one (rare) is left to the general parser
+      return segm == kAbsent && read_segmentation(s, out.segmentation, segm, segm_size);
+    return s.skip_value();
+  });
+  if (!obj || !have_image || !have_category) return false;
+  const int64_t row = out.size();
+  out.image_id.push_back(image_id);
+  out.category_id.push_back(category_id);
+  out.bbox.insert(out.bbox.end(), box, box + 4);
+  out.score.push_back(score);
+  out.has_bbox.push_back(have_box);
+  out.has_score.push_back(have_score);
+  out.has_keypoints.push_back(have_kp);
+  if (!have_kp) pad_keypoints(out.keypoints, out.num_keypoint_values, row + 1);
+  end_segmentation(out.segmentation, segm, segm_size);
+  return true;
+}
+
+// Parses records from `begin` (a record's '{') until the scanner reaches `stop` right after a
+// ',' (true: the chunk ends exactly where the next chunk starts) or, when stop is null, the
+// closing ']' and the end of the input.
+bool parse_result_chunk(const char* begin, const char* end, const char* stop, CocoResultColumns& out) {
+  Scanner s(begin, static_cast<size_t>(end - begin));
+  for (;;) {
+    if (!read_result(s, out)) return false;
+    if (out.size() == kSampleRecords) {
+      const double scale = reserve_scale((stop ? stop : end) - begin, s.pos() - begin);
+      reserve_all(out, scale);
+    }
+    if (s.eat(',')) {
+      if (stop) {
+        s.ws();
+        if (s.pos() == stop) return true;
+        if (s.pos() > stop) return false;
+      }
+      continue;
+    }
+    return !stop && s.eat(']') && s.at_end();
+  }
+}
+
+// Reads one annotation object at the scanner's position and appends it to out.
+bool read_annotation(Scanner& s, CocoInstanceColumns& out) {
+  int64_t id = 0, image_id = 0, category_id = 0;
+  bool have_id = false, have_image = false, have_category = false, have_box = false, have_area = false,
+       have_crowd = false, have_ignore = false, have_nkp = false, have_kp = false;
+  double box[4] = {kNaN, kNaN, kNaN, kNaN}, area = kNaN, crowd = 0, ignore = 0, nkp = kNaN;
+  uint8_t segm = kAbsent;
+  int64_t segm_size[2] = {0, 0};
+  const bool obj = s.object([&](const char* b, const char* e) {
+    if (key_is(b, e, "id")) return have_id = s.integer(id);
+    if (key_is(b, e, "image_id")) return have_image = s.integer(image_id);
+    if (key_is(b, e, "category_id")) return have_category = s.integer(category_id);
+    if (key_is(b, e, "bbox")) return have_box = read_box(s, box);
+    if (key_is(b, e, "area")) return have_area = s.number(area);
+    if (key_is(b, e, "iscrowd")) return have_crowd = s.number_or_bool(crowd);
+    if (key_is(b, e, "ignore")) return have_ignore = s.number_or_bool(ignore);
+    if (key_is(b, e, "num_keypoints")) return have_nkp = s.number(nkp);
+    if (key_is(b, e, "keypoints"))
+      return have_kp = read_keypoints(s, out.keypoints, out.num_keypoint_values, static_cast<int64_t>(out.id.size()));
+    if (key_is(b, e, "segmentation"))
+      return segm == kAbsent && read_segmentation(s, out.segmentation, segm, segm_size);
+    return s.skip_value();
+  });
+  if (!obj || !have_id || !have_image || !have_category) return false;
+  const int64_t row = static_cast<int64_t>(out.id.size());
+  out.id.push_back(id);
+  out.ann_image_id.push_back(image_id);
+  out.ann_category_id.push_back(category_id);
+  out.bbox.insert(out.bbox.end(), box, box + 4);
+  out.area.push_back(area);
+  out.iscrowd.push_back(crowd);
+  out.ignore.push_back(ignore);
+  out.num_keypoints.push_back(nkp);
+  out.has_bbox.push_back(have_box);
+  out.has_area.push_back(have_area);
+  out.has_iscrowd.push_back(have_crowd);
+  out.has_ignore.push_back(have_ignore);
+  out.has_num_keypoints.push_back(have_nkp);
+  out.has_keypoints.push_back(have_kp);
+  if (!have_kp) pad_keypoints(out.keypoints, out.num_keypoint_values, row + 1);
+  end_segmentation(out.segmentation, segm, segm_size);
+  return true;
+}
+
+// Parses annotation records from `begin` (a record's '{') until the scanner reaches `stop` right
+// after a ',' (returns 1) or the array's closing ']' (returns 2, with *close just past it);
+// 0 on failure. With stop null, only the closing ']' ends the chunk.
+int parse_annotation_chunk(const char* begin, const char* end, const char* stop, CocoInstanceColumns& out,
+                           const char** close) {
+  Scanner s(begin, static_cast<size_t>(end - begin));
+  for (;;) {
+    if (!read_annotation(s, out)) return 0;
+    if (static_cast<int64_t>(out.id.size()) == kSampleRecords) {
+      // without `stop` the bytes counted run to the end of the file, past the array: a larger
+      // reservation than needed, address space that is never touched
+      const double scale = reserve_scale((stop ? stop : end) - begin, s.pos() - begin);
+      reserve_all(out, scale);
+    }
+    if (s.eat(',')) {
+      if (stop) {
+        s.ws();
+        if (s.pos() == stop) return 1;
+        if (s.pos() > stop) return 0;
+      }
+      continue;
+    }
+    if (!s.eat(']')) return 0;
+    *close = s.pos();
+    return 2;
+  }
 }
 
 // Appends the chunks' columns to out's (empty) ones, keypoint rows already completed. Columns are

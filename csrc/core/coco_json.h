@@ -3,11 +3,11 @@
 // ({"images": [...], "categories": [...], "annotations": [...], ...}). It reads the numeric fields
 // evaluation needs straight into columns and skips every other value (after checking its syntax).
 //
-// Numbers are converted with std::from_chars, which rounds correctly, so values equal Python's
-// float(). The scanners return false (never throw) on anything they do not handle: malformed JSON,
-// a null or string where a number is needed, non-integral ids, keypoint arrays of differing
-// lengths. The caller then falls back to a general JSON parser, which also produces the precise
-// error message.
+// Numbers are converted with correct rounding (short decimals by the scanner itself, the rest by
+// std::from_chars), so values equal Python's float() of the same text bit for bit. The scanners
+// return false (never throw) on anything they do not handle: malformed JSON, a null or string
+// where a number is needed, non-integral ids, keypoint arrays of differing lengths. The caller
+// then falls back to a general JSON parser, which also produces the precise error message.
 //
 // "segmentation" values are read into CocoSegmentations (polygon lists, RLEs with a compressed
 // string or a list of run lengths); any other value there is recorded as kOther, not an error,

@@ -1,6 +1,7 @@
 // COCO evaluate/accumulate on hand-built cells, and the JSON scanners on valid, chunked and
 // malformed input (runs under AddressSanitizer/UBSan in the sanitizer build).
 #include <cstdint>
+#include <cstdlib>
 #include <random>
 #include <cstring>
 #include <string>
@@ -179,11 +180,65 @@ void test_instances_scanner() {
 
 }  // namespace
 
+// Every number equals strtod's correctly rounded value, bit for bit: random decimals with up to
+// 19 significant digits and up to 19 fraction digits (both conversion paths of the scanner), and
+// decimals exactly halfway between two doubles (ties to even) or one unit in the last digit off.
+void test_number_rounding() {
+  std::mt19937_64 rng(7);
+  std::vector<std::string> texts = {"9007199254740993", "4503599627370496.5", "4503599627370497.5",
+                                    "2251799813685248.25", "2251799813685248.75", "1125899906842624.125",
+                                    "4503599627370496.4999999", "4503599627370496.5000001", "0.1", "-0.0"};
+  for (int i = 0; i < 20000; ++i) {
+    const int digits = 1 + static_cast<int>(rng() % 19), fraction = static_cast<int>(rng() % (digits + 1));
+    std::string d = std::to_string(rng() % 10000000000000000000ull);
+    d = std::string(19 - d.size(), '0') + d;
+    d = std::to_string(1 + rng() % 9) + d.substr(0, digits - 1);  // `digits` significant digits
+    const size_t point = d.size() - fraction;
+    texts.push_back((rng() % 2 ? "-" : "") + (point ? d.substr(0, point) : "0") +
+                    (fraction ? "." + d.substr(point) : ""));
+  }
+  // halfway between the doubles M * 2^-j and (M + 1) * 2^-j (M has 53 bits, j <= 3): (2M + 1) / 2^(j+1)
+  for (int i = 0; i < 2000; ++i) {
+    const uint64_t M = (uint64_t{1} << 52) | (rng() >> 12);
+    const int j = static_cast<int>(rng() % 4);
+    const uint64_t odd = 2 * M + 1;
+    uint64_t whole = odd >> (j + 1), rest = odd & ((uint64_t{2} << j) - 1);
+    std::string frac;  // rest / 2^(j+1) in decimal: exactly j + 1 digits
+    for (int k = 0; k <= j; ++k) {
+      rest *= 10;
+      frac += static_cast<char>('0' + (rest >> (j + 1)));
+      rest &= (uint64_t{2} << j) - 1;
+    }
+    const std::string tie = std::to_string(whole) + "." + frac;
+    texts.push_back(tie);
+    std::string up = tie, down = tie;  // one unit in the last digit up and down (last digit is 5)
+    up.back() = '6';
+    down.back() = '4';
+    texts.push_back(up);
+    texts.push_back(down);
+  }
+  std::string json = "[";
+  for (size_t i = 0; i < texts.size(); ++i)
+    json += (i ? ", " : "") + std::string("{\"image_id\": 1, \"category_id\": 1, \"keypoints\": [") + texts[i] + "]}";
+  json += "]";
+  detkit::CocoResultColumns c;
+  CHECK(detkit::parse_coco_results(json.data(), json.size(), c));
+  CHECK(c.keypoints.size() == texts.size());
+  int wrong = 0;
+  for (size_t i = 0; i < texts.size() && i < c.keypoints.size(); ++i) {
+    const double want = std::strtod(texts[i].c_str(), nullptr);
+    if (std::memcmp(&want, &c.keypoints[i], 8) != 0 && wrong++ < 5)
+      std::fprintf(stderr, "%s: got %.17g, want %.17g\n", texts[i].c_str(), c.keypoints[i], want);
+  }
+  CHECK(wrong == 0);
+}
+
 int main() {
   test_perfect_detection_and_crowd();
   test_pairwise_sum_order();
   test_results_scanner();
   test_segmentation_scanner();
   test_instances_scanner();
+  test_number_rounding();
   TEST_MAIN_END();
 }
