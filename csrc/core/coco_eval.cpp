@@ -384,6 +384,8 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
     double rc, pr;
   };
   const int64_t nk = static_cast<int64_t>(opt.categories.size());
+  bool all_areas = nA == A0;  // every area range, in order
+  for (int64_t a = 0; a < nA; ++a) all_areas &= opt.areas[a] == a;
   const int64_t nm = static_cast<int64_t>(opt.max_dets.size());
   // A category's results are gathered in (t, r, a, m) blocks and copied out per (t, r) at the end:
   // in the (T, R, K, A, M) outputs its (a, m) values are contiguous while its r values lie
@@ -421,6 +423,10 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
       local.resize(total * nA * T);
       for (int64_t n = 0; n < total; ++n) {
         const uint8_t* src = st.status + entries[n].j * A0 * T;
+        if (all_areas) {  // the usual case: one copy per detection
+          std::memcpy(local.data() + n * nA * T, src, nA * T);
+          continue;
+        }
         for (int64_t a = 0; a < nA; ++a)
           std::memcpy(local.data() + (n * nA + a) * T, src + opt.areas[a] * T, T);
       }
