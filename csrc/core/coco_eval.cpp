@@ -384,6 +384,9 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
     double rc, pr;
   };
   const int64_t nk = static_cast<int64_t>(opt.categories.size());
+  const auto& thr = opt.recall_thresholds;
+  const bool rising_thresholds = std::is_sorted(thr.begin(), thr.end()) &&
+                                 std::all_of(thr.begin(), thr.end(), [](double v) { return !std::isnan(v); });
   bool all_areas = nA == A0;  // every area range, in order
   for (int64_t a = 0; a < nA; ++a) all_areas &= opt.areas[a] == a;
   const int64_t nm = static_cast<int64_t>(opt.max_dets.size());
@@ -489,7 +492,7 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
               if (ev[e].pr > ev[e - 1].pr) ev[e - 1].pr = ev[e].pr;
             // recall at position 0 (0 unless the first detection is a true positive)
             const double rc0 = (ne > 0 && ev[0].pos == 0) ? ev[0].rc : 0.0;
-            int64_t r = 0;
+            int64_t r = 0, e = 0;
             for (; r < R; ++r) {
               const double thr = opt.recall_thresholds[r];
               const int64_t out = ((t * R + r) * A + a) * M + m;
@@ -499,11 +502,14 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
                 pos = 0;
                 q = ne > 0 ? ev[0].pr : 0.0;
               } else {
-                // first event with recall >= thr (thresholds need not be sorted)
-                const int64_t e = std::lower_bound(ev.begin(), ev.end(), thr,
-                                                   [](const Event& x, double v) { return x.rc < v; }) -
-                                  ev.begin();
-                if (e >= ne) break;  // past the last recall: this and the rest are 0
+                // first event with recall >= thr: walked to from the previous threshold's when
+                // the thresholds rise (the usual linspace), else a binary search
+                if (rising_thresholds)
+                  while (e < ne && ev[e].rc < thr) ++e;
+                else
+                  e = std::lower_bound(ev.begin(), ev.end(), thr, [](const Event& x, double v) { return x.rc < v; }) -
+                      ev.begin();
+                if (e >= ne) break;  // past the last recall: this and the rest are 0 (as pycocotools)
                 pos = ev[e].pos;
                 q = ev[e].pr;
               }

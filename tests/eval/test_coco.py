@@ -256,6 +256,19 @@ def test_generated_keypoints_low_thresholds(thresholds):
     assert_same(*evaluate_both(gt, dt, "keypoints", configure))
 
 
+@pytest.mark.parametrize("rec_thrs", [np.linspace(0, 1, 11), np.array([0.9, 0.1, 0.5, 0.3, 0.95]),
+                                      np.array([0.0, 0.0, 0.2, 0.2, 1.0]), np.array([0.25])])
+def test_generated_custom_recall_thresholds(rec_thrs):
+    """Rising thresholds are walked, others searched: both as pycocotools' searchsorted (which
+    stops filling at the first threshold past the last recall, in the given order)."""
+    gt, dt = make_dataset(17, grid=True, tie_scores=True)
+
+    def configure(p):
+        p.recThrs = rec_thrs.copy()
+
+    assert_same(*evaluate_both(gt, dt, "bbox", configure))
+
+
 @pytest.mark.parametrize("max_dets", [[1, 5, 10], [10], [2, 100, 300]])
 def test_generated_max_dets_truncation(max_dets):
     gt, dt = make_dataset(7, dets=40, tie_scores=True)
