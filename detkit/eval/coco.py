@@ -467,20 +467,31 @@ _NO_BOX = (float("nan"),) * 4
 def _result_columns_of_dicts(anns: list) -> Optional[Dict[str, Any]]:
     """The native scanner's result columns for a list of box, mask (compressed RLE) or keypoint
     result dicts (integer ids, numeric fields; masks as an RLE table), or None for anything else:
-    other shapes and bad records take the dict path, which also names the bad record. (C-level map/itemgetter passes: one Python-level
-    loop per field would cost more than the evaluation.)"""
+    other shapes and bad records take the dict path, which also names the bad record.
+
+    Every pass over the records is a C-level ``map`` (a Python loop per field would cost more
+    than the evaluation); a field present in every record (the usual case) takes one pass."""
     n = len(anns)
+    if n == 0 or set(map(type, anns)) != {dict}:
+        return None
 
     def has(key: str) -> np.ndarray:
         return np.fromiter(map(operator.contains, anns, itertools.repeat(key)), dtype=bool, count=n)
 
-    if n == 0 or set(map(type, anns)) != {dict}:
-        return None
+    def field(key: str) -> Optional[list]:  # every record's value, or None when one lacks it
+        try:
+            return list(map(operator.itemgetter(key), anns))
+        except KeyError:
+            return None
+
+    def any_has(key: str) -> bool:
+        return any(map(operator.contains, anns, itertools.repeat(key)))
+
     segmentation = {"kind": np.zeros(n, np.uint8)}
-    masks = has("segmentation")
-    if masks.any():  # compressed RLEs only, read here into an RLE table
-        segs = list(map(operator.methodcaller("get", "segmentation"), anns))
-        if not masks.all() or set(map(type, segs)) != {dict} or \
+    masks = any_has("segmentation")
+    if masks:  # compressed RLEs only, read here into an RLE table
+        segs = field("segmentation")
+        if segs is None or set(map(type, segs)) != {dict} or \
                 not {type(seg.get("counts")) for seg in segs} <= {str, bytes}:
             return None
         try:
@@ -488,23 +499,31 @@ def _result_columns_of_dicts(anns: list) -> Optional[Dict[str, Any]]:
         except (TypeError, ValueError, KeyError):
             return None
         segmentation = {"kind": np.full(n, _cy_mask.SEGM_RLE_STRING, np.uint8), "rle": rle}
-    try:
-        image_id = _int_ids(list(map(operator.itemgetter("image_id"), anns)), "result image")
-        category_id = _int_ids(list(map(operator.itemgetter("category_id"), anns)), "result category")
-        score = _float_column(list(map(operator.methodcaller("get", "score"), anns)), _number)
-    except (KeyError, TypeError, ValueError):
+    image_ids, category_ids, scores = field("image_id"), field("category_id"), field("score")
+    if image_ids is None or category_ids is None:
         return None
-    present = {key: has(key) for key in ("bbox", "score", "keypoints")}
-    cols = {"image_id": image_id, "category_id": category_id, "score": score, "has_bbox": present["bbox"],
-            "has_score": present["score"], "has_keypoints": present["keypoints"], "segmentation": segmentation}
+    all_present = np.ones(n, dtype=bool)
+    try:
+        image_id = _int_ids(image_ids, "result image")
+        category_id = _int_ids(category_ids, "result category")
+        score = _float_column(scores if scores is not None else
+                              list(map(operator.methodcaller("get", "score"), anns)), _number)
+    except (TypeError, ValueError):
+        return None
+    cols = {"image_id": image_id, "category_id": category_id, "score": score,
+            "has_score": all_present if scores is not None else has("score"), "segmentation": segmentation}
     for key in ("bbox", "keypoints"):
-        if not present[key].any():
-            if key == "bbox":
-                cols[key] = np.full((n, 4), np.nan)
-            continue
-        if not present[key].all() and not (key == "bbox" and masks.all()):  # masks: boxes where missing
-            return None
-        rows = [a.get(key, _NO_BOX) for a in anns] if key == "bbox" else list(map(operator.itemgetter(key), anns))
+        rows = field(key)
+        present = all_present if rows is not None else has(key) if key == "bbox" or any_has(key) else None
+        cols["has_" + key] = present if present is not None else np.zeros(n, dtype=bool)
+        if rows is None:
+            if present is None or not present.any():
+                if key == "bbox":
+                    cols[key] = np.full((n, 4), np.nan)
+                continue
+            if key != "bbox" or not masks:  # only mask results may lack boxes (they get the mask's)
+                return None
+            rows = [a.get(key, _NO_BOX) for a in anns]
         width = len(rows[0]) if hasattr(rows[0], "__len__") else -1
         if (key == "bbox" and width != 4) or width < 0 or set(map(len, rows)) != {width}:
             return None
@@ -599,7 +618,7 @@ def _int_ids(values: list, what: str) -> np.ndarray:
     """int64 ids; ValueError naming the first id that is not an integer (e.g. the string "2299")."""
     types = set(map(type, values))
     if all(issubclass(t, _INT_TYPES) and t is not bool and t is not np.bool_ for t in types):
-        return np.array(values, dtype=np.int64)
+        return np.fromiter(values, dtype=np.int64, count=len(values))
     for i, v in enumerate(values):
         if isinstance(v, bool) or not isinstance(v, _INT_TYPES):
             raise ValueError(f"{what} ids must be integers, got {v!r} ({type(v).__name__}) at index {i}")
@@ -610,7 +629,8 @@ def _float_column(values: list, convert) -> np.ndarray:
     """float64 array of values (None -> NaN), converted one by one by ``convert`` only when numpy
     cannot take the list whole (e.g. a nested list, which then raises there)."""
     if all(t in _PLAIN_NUMBERS for t in set(map(type, values))):
-        return np.array(values, dtype=np.float64)
+        return np.array(values, dtype=np.float64) if None in values else \
+            np.fromiter(values, dtype=np.float64, count=len(values))
     return np.array([convert(v) for v in values], dtype=np.float64)
 
 
