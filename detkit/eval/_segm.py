@@ -38,7 +38,7 @@ def native_rles(cols: dict, rows: np.ndarray) -> Optional[tuple]:
     """RLE table (counts, offsets, sizes) of file rows ``rows`` from the scanner's segmentation
     columns, or None when some record needs the general path (or there are no such columns)."""
     seg = cols.get("segmentation")
-    if seg is None:
+    if seg is None or "record_parts" not in seg:  # not read by the scanner (e.g. box result dicts)
         return None
     rows = np.ascontiguousarray(rows, dtype=np.int64)
     heights, widths = image_sizes_of(cols.get("image_sizes"), cols["image_id"][rows])

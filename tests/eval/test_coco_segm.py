@@ -263,3 +263,16 @@ def test_mask_result_dicts_take_the_column_path(seed):
     assert np.array_equal(cols["area"], [a["area"] for a in theirs])
     assert np.array_equal(cols["bbox"], [a["bbox"] for a in theirs])
     assert res.dataset["annotations"] is mine and [a["area"] for a in mine] == [a["area"] for a in theirs]
+
+
+@pytest.mark.parametrize("as_file", [False, True])
+def test_segm_evaluation_of_box_results_uses_box_polygons(tmp_path, as_file):
+    """Box results without masks, evaluated as segm: pycocotools draws each box as a polygon."""
+    gt, dt = make_segm_dataset(40, with_bbox=1.0)
+    for rec in dt:
+        del rec["segmentation"]
+    if as_file:
+        gt_path, dt_path = _write(tmp_path, gt, dt)
+        assert_same(*evaluate_both(gt_path, dt_path, "segm"))
+    else:
+        assert_same(*evaluate_both(gt, dt, "segm"))
