@@ -369,6 +369,20 @@ def geometry_into(const uint32_t[::1] counts, const int64_t[::1] offsets, const 
                                      &starts[0] + offsets[i] if starts.shape[0] else NULL)
 
 
+def _check_cells(const int64_t[::1] rows, const int64_t[::1] cells, Py_ssize_t table_size, Py_ssize_t first,
+                 Py_ssize_t last, str what):
+    """ValueError unless cells first..last index rows in order and rows index the table."""
+    cdef Py_ssize_t k, i
+    if not (0 <= first <= last < cells.shape[0]):
+        raise ValueError(f"cell_ious: cells {first}..{last} outside the {what} cell offsets")
+    for k in range(first, last):
+        if not (0 <= cells[k] <= cells[k + 1] <= rows.shape[0]):
+            raise ValueError(f"cell_ious: {what} cell offsets must rise within the rows")
+        for i in range(cells[k], cells[k + 1]):
+            if not (0 <= rows[i] < table_size):
+                raise ValueError(f"cell_ious: {what} row {rows[i]} is not in its RLE table")
+
+
 def rle_geometry(const uint32_t[::1] counts, const int64_t[::1] offsets, const int64_t[:, ::1] sizes):
     """(boxes, run starts, areas) of an RLE table (see geometry_into)."""
     n = offsets.shape[0] - 1
@@ -587,6 +601,14 @@ def cell_ious(const uint32_t[::1] dc, const int64_t[::1] doff, const int64_t[:, 
     cdef const uint32_t* gbase = &gc[0] if gc.shape[0] else NULL
     cdef const uint32_t* dsb = &ds[0] if ds.shape[0] else NULL
     cdef const uint32_t* gsb = &gs[0] if gs.shape[0] else NULL
+    _check_cells(d_rows, d_cells, doff.shape[0] - 1, first, last, "detection")
+    _check_cells(g_rows, g_cells, goff.shape[0] - 1, first, last, "ground-truth")
+    cdef Py_ssize_t nd = doff.shape[0] - 1, ng = goff.shape[0] - 1, blocks = 0
+    for k in range(first, last):
+        blocks += (d_cells[k + 1] - d_cells[k]) * (g_cells[k + 1] - g_cells[k])
+    if not (db.shape[0] == da.shape[0] == nd and gb.shape[0] == ga.shape[0] == ng and ds.shape[0] == dc.shape[0]
+            and gs.shape[0] == gc.shape[0] and crowd.shape[0] >= g_rows.shape[0] and out.shape[0] >= blocks):
+        raise ValueError("cell_ious: geometry, crowd flags or output do not match the tables and cells")
     with nogil:
         for k in range(first, last):
             for i in range(d_cells[k], d_cells[k + 1]):

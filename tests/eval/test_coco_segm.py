@@ -276,3 +276,23 @@ def test_segm_evaluation_of_box_results_uses_box_polygons(tmp_path, as_file):
         assert_same(*evaluate_both(gt_path, dt_path, "segm"))
     else:
         assert_same(*evaluate_both(gt, dt, "segm"))
+
+
+def test_cell_iou_kernel_rejects_rows_and_cells_outside_its_tables():
+    from detkit import _cy_mask
+    from detkit.eval import mask as dk_mask
+
+    table = _cy_mask.parse(dk_mask.encode(np.asfortranarray(np.ones((4, 4, 2), np.uint8))), "masks")
+    geometry = _cy_mask.rle_geometry(*table)
+    ok_rows, ok_cells, crowd = np.array([0, 1]), np.array([0, 2]), np.zeros(2, np.uint8)
+    out = np.zeros(4)
+    _cy_mask.cell_ious(*table, geometry, ok_rows, ok_cells, *table, geometry, ok_rows, ok_cells, crowd, out, 0, 1)
+    assert out.tolist() == [1.0, 1.0, 1.0, 1.0]
+    for rows, cells, match in [(np.array([0, 5]), ok_cells, "row 5 is not in its RLE table"),
+                               (np.array([-1, 0]), ok_cells, "row -1"),
+                               (ok_rows, np.array([0, 3]), "offsets must rise within the rows")]:
+        with pytest.raises(ValueError, match=match):
+            _cy_mask.cell_ious(*table, geometry, rows, cells, *table, geometry, ok_rows, ok_cells, crowd, out, 0, 1)
+    with pytest.raises(ValueError, match="output do not match"):
+        _cy_mask.cell_ious(*table, geometry, ok_rows, ok_cells, *table, geometry, ok_rows, ok_cells, crowd,
+                           np.zeros(3), 0, 1)
