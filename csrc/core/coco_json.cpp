@@ -604,25 +604,27 @@ void end_segmentation(CocoSegmentations& seg, uint8_t kind, const int64_t* size)
 
 }  // namespace
 
-void CocoSegmentations::append(CocoSegmentations&& other) {
+void CocoSegmentations::append_offsets(const CocoSegmentations& other) {
   auto shifted = [](std::vector<int64_t>& to, const std::vector<int64_t>& from, int64_t by) {
     for (size_t i = 1; i < from.size(); ++i) to.push_back(from[i] + by);
   };
   shifted(record_parts, other.record_parts, record_parts.back());
   shifted(part_offsets, other.part_offsets, part_offsets.back());
   shifted(chars_offsets, other.chars_offsets, chars_offsets.back());
-  auto cat = [](auto& to, auto& from) { to.insert(to.end(), from.begin(), from.end()); };
-  cat(kind, other.kind);
-  cat(size, other.size);
-  cat(values, other.values);
-  cat(chars, other.chars);
-  other = CocoSegmentations();
 }
 
 namespace {
 
 // Calls f(a.column, b.column) for every per-record column of two column sets, the segmentation's
-// offset arrays aside (they need shifting: CocoSegmentations::append).
+// offset arrays aside (they need shifting: CocoSegmentations::append_offsets).
+template <class F>
+void for_each_column(CocoSegmentations& a, CocoSegmentations& b, F&& f) {
+  f(a.kind, b.kind);
+  f(a.size, b.size);
+  f(a.values, b.values);
+  f(a.chars, b.chars);
+}
+
 template <class F>
 void for_each_column(CocoResultColumns& a, CocoResultColumns& b, F&& f) {
   f(a.image_id, b.image_id);
@@ -633,10 +635,7 @@ void for_each_column(CocoResultColumns& a, CocoResultColumns& b, F&& f) {
   f(a.has_bbox, b.has_bbox);
   f(a.has_score, b.has_score);
   f(a.has_keypoints, b.has_keypoints);
-  f(a.segmentation.kind, b.segmentation.kind);
-  f(a.segmentation.size, b.segmentation.size);
-  f(a.segmentation.values, b.segmentation.values);
-  f(a.segmentation.chars, b.segmentation.chars);
+  for_each_column(a.segmentation, b.segmentation, f);
 }
 
 template <class F>
@@ -656,10 +655,7 @@ void for_each_column(CocoInstanceColumns& a, CocoInstanceColumns& b, F&& f) {
   f(a.has_ignore, b.has_ignore);
   f(a.has_num_keypoints, b.has_num_keypoints);
   f(a.has_keypoints, b.has_keypoints);
-  f(a.segmentation.kind, b.segmentation.kind);
-  f(a.segmentation.size, b.segmentation.size);
-  f(a.segmentation.values, b.segmentation.values);
-  f(a.segmentation.chars, b.segmentation.chars);
+  for_each_column(a.segmentation, b.segmentation, f);
 }
 
 // Columns are reserved once the first kSampleRecords records of a chunk are read, for as many
@@ -823,7 +819,7 @@ void concatenate(std::vector<Columns>& parts, Columns& out) {
   for (auto& part : parts)  // capacities add up: out's columns are still empty, nothing is copied
     for_each_column(out, part, [](auto& o, auto& p) { o.reserve(o.capacity() + p.size()); });
   for (auto& part : parts) {
-    out.segmentation.append(std::move(part.segmentation));  // offsets (its columns are below)
+    out.segmentation.append_offsets(part.segmentation);  // its columns are joined below
     for_each_column(out, part, [](auto& o, auto& p) {
       o.insert(o.end(), p.begin(), p.end());
       std::remove_reference_t<decltype(p)>().swap(p);

@@ -33,8 +33,9 @@ struct CocoSegmentations {
   std::vector<int64_t> record_parts{0}, part_offsets{0}, chars_offsets{0};
   std::vector<double> values;   // polygon coordinates or run lengths
   std::vector<char> chars;      // compressed RLE strings
-  // Appends another record range (e.g. a chunk parsed by another thread), shifting its offsets.
-  void append(CocoSegmentations&& other);
+  // Appends another record range's offsets (e.g. a chunk parsed by another thread), shifted to
+  // follow this one's; the per-record columns are joined by the caller.
+  void append_offsets(const CocoSegmentations& other);
 };
 
 struct CocoResultColumns {
