@@ -565,15 +565,20 @@ def _checked_boxes(anns: List[dict]) -> np.ndarray:
             except (TypeError, ValueError):
                 raise ValueError(f"results[{i}] needs 'bbox' as [x, y, w, h] of numbers, got {bb!r}") from None
         raise ValueError("results need 'bbox' as [x, y, w, h]")  # pragma: no cover - found above
-    finite = np.isfinite(arr).all(axis=1)
-    if not finite.all():
-        i = int(np.flatnonzero(~finite)[0])
-        raise ValueError(f"results[{i}] has a non-finite bbox {boxes[i]!r}")
-    negative = (arr[:, 2:] < 0).any(axis=1)
-    if negative.any():
-        i = int(np.flatnonzero(negative)[0])
-        raise ValueError(f"results[{i}] has a negative width or height in bbox {boxes[i]!r}")
+    _check_box_rows(arr, boxes)
     return arr
+
+
+def _check_box_rows(bbox: np.ndarray, given: Optional[list] = None) -> None:
+    """ValueError naming the first result whose (x, y, w, h) row is not finite or has a negative
+    width or height, shown as given (or as the row)."""
+    def bad(rows: np.ndarray, problem: str) -> None:
+        if rows.any():
+            i = int(np.flatnonzero(rows)[0])
+            raise ValueError(f"results[{i}] has {problem} {given[i] if given is not None else bbox[i].tolist()!r}")
+
+    bad(~np.isfinite(bbox).all(axis=1), "a non-finite bbox")
+    bad((bbox[:, 2:] < 0).any(axis=1), "a negative width or height in bbox")
 
 
 def _check_result_columns(cols: dict, gt: dict, require_box: bool) -> None:
@@ -588,13 +593,7 @@ def _check_result_columns(cols: dict, gt: dict, require_box: bool) -> None:
         i = first_bad(~np.isfinite(score))
         raise ValueError(f"results[{i}] has a non-finite score {score[i]!r}; scores must be finite")
     if require_box:
-        bbox = cols["bbox"]
-        if not np.isfinite(bbox).all():
-            i = first_bad(~np.isfinite(bbox).all(axis=1))
-            raise ValueError(f"results[{i}] has a non-finite bbox {bbox[i].tolist()!r}")
-        if (bbox[:, 2:] < 0).any():
-            i = first_bad((bbox[:, 2:] < 0).any(axis=1))
-            raise ValueError(f"results[{i}] has a negative width or height in bbox {bbox[i].tolist()!r}")
+        _check_box_rows(cols["bbox"])
     from detkit.eval.cocoeval import _positions
 
     known = _positions(cols["image_id"], np.unique(gt["image_ids"])) >= 0
