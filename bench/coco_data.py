@@ -199,13 +199,22 @@ def end_to_end(name: str, gt_path, dt_path, iou_type: str = "bbox"):
     import importlib
     import io
 
-    m1, a1, m2, a2 = PEERS[name]
-    coco_cls = getattr(importlib.import_module(m1), a1)
-    eval_cls = getattr(importlib.import_module(m2), a2)
+    m1, a1, _, _ = PEERS[name]
     with contextlib.redirect_stdout(io.StringIO()):
-        gt = coco_cls(str(gt_path))
-        dt = gt.loadRes(str(dt_path))
-        ev = eval_cls(gt, dt, iou_type)
+        gt = getattr(importlib.import_module(m1), a1)(str(gt_path))
+    return evaluate_results(name, gt, str(dt_path), iou_type)
+
+
+def evaluate_results(name: str, gt, results, iou_type: str = "bbox"):
+    """``gt.loadRes(results)``, evaluate, accumulate and summarize with ``name``'s evaluator
+    (``gt`` is that peer's COCO); returns the stats."""
+    import contextlib
+    import importlib
+    import io
+
+    _, _, m2, a2 = PEERS[name]
+    with contextlib.redirect_stdout(io.StringIO()):
+        ev = getattr(importlib.import_module(m2), a2)(gt, gt.loadRes(results), iou_type)
         ev.evaluate()
         ev.accumulate()
         ev.summarize()

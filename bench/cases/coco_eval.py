@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.coco_data import PEERS, WORKLOADS, available_peers, end_to_end, write_coco_workload
+from bench.coco_data import PEERS, WORKLOADS, available_peers, end_to_end, evaluate_results, write_coco_workload
 from bench.core import Case
 
 CACHE = Path(tempfile.gettempdir()) / "detkit-bench-coco"
@@ -44,20 +44,11 @@ def _dicts_case() -> Case:
         gt_path, dt_path = write_coco_workload(CACHE, kind="bbox", **WORKLOADS["bbox"])
         impls = {}
         for name in available_peers():
-            m1, a1, m2, a2 = PEERS[name]
+            m1, a1, _, _ = PEERS[name]
             with contextlib.redirect_stdout(io.StringIO()):
                 gt = getattr(importlib.import_module(m1), a1)(str(gt_path))
             dets = json.loads(Path(dt_path).read_text())  # each its own list: pycocotools edits it
-
-            def run(gt=gt, dets=dets, evaluator=getattr(importlib.import_module(m2), a2)):
-                with contextlib.redirect_stdout(io.StringIO()):
-                    ev = evaluator(gt, gt.loadRes(dets), "bbox")
-                    ev.evaluate()
-                    ev.accumulate()
-                    ev.summarize()
-                return np.asarray(ev.stats, dtype=np.float64)
-
-            impls[name] = run
+            impls[name] = (lambda n=name, gt=gt, dets=dets: evaluate_results(n, gt, dets))
         return impls
 
     return Case("coco_eval bbox dicts", "bbox, 500k result dicts: loadRes(list), evaluate, accumulate, summarize",
