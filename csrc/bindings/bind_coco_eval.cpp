@@ -225,7 +225,7 @@ py::tuple sort_detections_binding(const CArray<int64_t>& cell, const CArray<doub
 }
 
 template <class T>
-py::array_t<T> matrix(std::vector<T>&& v, int64_t width) {
+py::array_t<T> matrix(Column<T>&& v, int64_t width) {
   auto flat = to_numpy(std::move(v));
   if (width <= 0) return flat;
   return flat.reshape({static_cast<py::ssize_t>(flat.shape(0) / width), static_cast<py::ssize_t>(width)});

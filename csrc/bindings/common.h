@@ -33,10 +33,11 @@ void require_length(const CArray<T>& a, int64_t n, const char* name) {
 }
 
 // Moves a vector into a new 1-D numpy array without copying the data.
-template <class T>
-py::array_t<T> to_numpy(std::vector<T>&& values) {
-  auto* owned = new std::vector<T>(std::move(values));
-  py::capsule free_when_done(owned, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+template <class T, class Allocator>
+py::array_t<T> to_numpy(std::vector<T, Allocator>&& values) {
+  using Vector = std::vector<T, Allocator>;
+  auto* owned = new Vector(std::move(values));
+  py::capsule free_when_done(owned, [](void* p) { delete static_cast<Vector*>(p); });
   return py::array_t<T>({static_cast<py::ssize_t>(owned->size())}, owned->data(), free_when_done);
 }
 

@@ -371,7 +371,7 @@ class Scanner {
 
   // A string's contents with JSON escapes resolved, appended to out; false for escapes of
   // characters outside ASCII (never part of a compressed RLE, which the caller then rejects).
-  bool string_into(std::vector<char>& out) {
+  bool string_into(Column<char>& out) {
     const char *b, *e;
     if (!string(b, e)) return false;
     if (!std::memchr(b, '\\', static_cast<size_t>(e - b))) {  // the usual case: nothing to resolve
@@ -402,7 +402,7 @@ class Scanner {
   void seek(const char* p) { p_ = p; }
 
   // [n0, n1, ...] of numbers appended to out; count returned in n.
-  bool number_array(std::vector<double>& out, int64_t& n) {
+  bool number_array(Column<double>& out, int64_t& n) {
     if (!eat('[')) return false;
     n = 0;
     if (eat(']')) return true;
@@ -508,7 +508,7 @@ bool read_box(Scanner& s, double* box) {
 // Reads record `row`'s keypoint array straight into `keypoints` (rows of `width` values; records
 // before it without keypoints become NaN rows), fixing the width on first use; a repeated key
 // replaces the row. False unless every row has the same length.
-bool read_keypoints(Scanner& s, std::vector<double>& keypoints, int64_t& width, int64_t row) {
+bool read_keypoints(Scanner& s, Column<double>& keypoints, int64_t& width, int64_t row) {
   int64_t n = 0;
   if (width >= 0) {
     keypoints.resize(static_cast<size_t>(row * width), kNaN);
@@ -540,7 +540,7 @@ std::vector<const char*> guess_chunk_starts(const char* first, const char* end, 
 }
 
 // Appends NaN-filled keypoint rows so `keypoints` holds `rows` complete rows (once the width is known).
-void pad_keypoints(std::vector<double>& keypoints, int64_t width, int64_t rows) {
+void pad_keypoints(Column<double>& keypoints, int64_t width, int64_t rows) {
   if (width >= 0) keypoints.resize(static_cast<size_t>(rows * width), kNaN);
 }
 
@@ -605,7 +605,7 @@ void end_segmentation(CocoSegmentations& seg, uint8_t kind, const int64_t* size)
 }  // namespace
 
 void CocoSegmentations::append_offsets(const CocoSegmentations& other) {
-  auto shifted = [](std::vector<int64_t>& to, const std::vector<int64_t>& from, int64_t by) {
+  auto shifted = [](Column<int64_t>& to, const Column<int64_t>& from, int64_t by) {
     for (size_t i = 1; i < from.size(); ++i) to.push_back(from[i] + by);
   };
   shifted(record_parts, other.record_parts, record_parts.back());
@@ -664,7 +664,7 @@ void for_each_column(CocoInstanceColumns& a, CocoInstanceColumns& b, F&& f) {
 constexpr int64_t kSampleRecords = 64;
 
 template <class T>
-void reserve_scaled(std::vector<T>& v, double scale) {
+void reserve_scaled(Column<T>& v, double scale) {
   try {
     v.reserve(static_cast<size_t>(static_cast<double>(v.size()) * scale));
   } catch (const std::bad_alloc&) {  // only a speed-up (an estimate that may be too large): go on
@@ -811,20 +811,50 @@ int parse_annotation_chunk(const char* begin, const char* end, const char* stop,
   }
 }
 
-// Appends the chunks' columns to out's (empty) ones, keypoint rows already completed. Columns are
-// sized exactly up front and each chunk is freed once copied, so memory peaks at the output plus
-// the chunks not yet copied (not twice everything, with the doubling slack of growing vectors).
+// How many chunks to parse `bytes` of records in: one per thread would leave a thread idle
+// whenever the other's half parses slower, so several per thread (of at least 1 MB each), which
+// the dynamic schedule balances; a single thread reads everything in one go.
+int64_t chunk_count(ptrdiff_t bytes) {
+  constexpr int64_t kChunksPerThread = 4;
+  const int64_t threads = get_num_threads();
+  return threads <= 1 ? 1 : std::max<int64_t>(1, std::min<int64_t>(kChunksPerThread * threads, bytes >> 20));
+}
+
+// Joins the chunks' columns into out's (empty) ones, keypoint rows already completed. A single
+// chunk is taken as it is. Otherwise each column is sized once, uninitialised, and the chunks are
+// copied into place in parallel, each freed once copied: memory peaks at the output plus the
+// chunks not yet copied (not twice everything, with the doubling slack of growing vectors).
 template <class Columns>
 void concatenate(std::vector<Columns>& parts, Columns& out) {
-  for (auto& part : parts)  // capacities add up: out's columns are still empty, nothing is copied
-    for_each_column(out, part, [](auto& o, auto& p) { o.reserve(o.capacity() + p.size()); });
-  for (auto& part : parts) {
-    out.segmentation.append_offsets(part.segmentation);  // its columns are joined below
-    for_each_column(out, part, [](auto& o, auto& p) {
-      o.insert(o.end(), p.begin(), p.end());
-      std::remove_reference_t<decltype(p)>().swap(p);
+  for (auto& part : parts) out.segmentation.append_offsets(part.segmentation);
+  const size_t n = parts.size();
+  if (n == 1) {
+    for_each_column(out, parts[0], [](auto& o, auto& p) { o.swap(p); });
+    return;
+  }
+  // offsets[c][k]: where chunk c's rows go in the k-th column (the sizes of the chunks before it)
+  std::vector<std::vector<size_t>> offsets(n);
+  std::vector<size_t> totals;
+  for (size_t c = 0; c < n; ++c) {
+    size_t k = 0;
+    for_each_column(out, parts[c], [&](auto&, auto& p) {
+      if (c == 0) totals.push_back(0);
+      offsets[c].push_back(totals[k]);
+      totals[k++] += p.size();
     });
   }
+  size_t k = 0;
+  for_each_column(out, out, [&](auto& o, auto&) { o.resize(totals[k++]); });
+  parallel_for(static_cast<int64_t>(n), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      size_t column = 0;
+      for_each_column(out, parts[c], [&](auto& o, auto& p) {
+        if (!p.empty()) std::memcpy(o.data() + offsets[c][column], p.data(), p.size() * sizeof(p[0]));
+        ++column;
+        std::remove_reference_t<decltype(p)>().swap(p);
+      });
+    }
+  });
 }
 
 // The annotations array whose '[' the scanner is at, parsed in parallel chunks for large inputs
@@ -835,8 +865,7 @@ bool read_annotations(Scanner& s, const char* end, CocoInstanceColumns& out) {
   if (s.eat(']')) return true;
   s.ws();
   const char* first = s.pos();
-  const int64_t chunks = std::min<int64_t>(get_num_threads(), static_cast<int64_t>((end - first) >> 20));
-  const std::vector<const char*> starts = guess_chunk_starts(first, end, chunks);
+  const std::vector<const char*> starts = guess_chunk_starts(first, end, chunk_count(end - first));
   const int64_t n = static_cast<int64_t>(starts.size());
   std::vector<CocoInstanceColumns> parts(n);
   std::vector<int> status(n, 0);
@@ -885,8 +914,7 @@ bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out) {
   // Large files are split into chunks parsed by separate threads. A chunk boundary is only a
   // guess (the next '{' after a ',' past an even split); it is accepted when the previous chunk,
   // parsed from a known record start, ends exactly there, so the result is the sequential one.
-  const int64_t chunks = std::min<int64_t>(get_num_threads(), static_cast<int64_t>(size >> 20));
-  const std::vector<const char*> starts = guess_chunk_starts(first, end, chunks);
+  const std::vector<const char*> starts = guess_chunk_starts(first, end, chunk_count(end - first));
   const int64_t n = static_cast<int64_t>(starts.size());
   std::vector<CocoResultColumns> parts(n);
   std::vector<uint8_t> ok(n, 0);
@@ -906,10 +934,6 @@ bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out) {
     out = CocoResultColumns();
     return parse_result_chunk(first, end, nullptr, out);
   }
-  if (n == 1) {
-    out = std::move(parts[0]);
-    return true;
-  }
   out.num_keypoint_values = width;
   for (auto& part : parts)
     if (width >= 0 && part.num_keypoint_values < 0)  // a chunk without keypoints: NaN rows
@@ -922,8 +946,8 @@ bool parse_coco_instances(const char* data, size_t size, CocoInstanceColumns& ou
   Scanner s(data, size);
   // Reads one {"id": ..., ...} record (other keys skipped) and appends its id to `ids`, and for
   // images its "height" and "width" (-1 when absent or not an integer) to `heights`, `widths`.
-  auto read_id_into = [&](std::vector<int64_t>& ids, std::vector<int64_t>* heights = nullptr,
-                          std::vector<int64_t>* widths = nullptr) {
+  auto read_id_into = [&](Column<int64_t>& ids, Column<int64_t>* heights = nullptr,
+                          Column<int64_t>* widths = nullptr) {
     return [&s, &ids, heights, widths]() {
       int64_t id = 0, height = -1, width = -1;
       bool have_id = false;

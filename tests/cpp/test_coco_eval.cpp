@@ -119,13 +119,13 @@ void test_segmentation_scanner() {
   detkit::CocoResultColumns c;
   CHECK(detkit::parse_coco_results(text.data(), text.size(), c));
   const auto& g = c.segmentation;
-  const std::vector<uint8_t> kinds = {detkit::kPolygons, detkit::kRleString, detkit::kRleCounts, detkit::kOther,
+  const detkit::Column<uint8_t> kinds = {detkit::kPolygons, detkit::kRleString, detkit::kRleCounts, detkit::kOther,
                                       detkit::kOther,    detkit::kOther,     detkit::kAbsent};
   CHECK(g.kind == kinds);
-  CHECK((g.record_parts == std::vector<int64_t>{0, 2, 2, 3, 3, 3, 3, 3}));
-  CHECK((g.part_offsets == std::vector<int64_t>{0, 6, 13, 16}));
+  CHECK((g.record_parts == detkit::Column<int64_t>{0, 2, 2, 3, 3, 3, 3, 3}));
+  CHECK((g.part_offsets == detkit::Column<int64_t>{0, 6, 13, 16}));
   CHECK(g.values[6] == 7.5 && g.values[13] == 1 && g.values[15] == 1);
-  CHECK((g.chars_offsets == std::vector<int64_t>{0, 0, 4, 4, 4, 4, 4, 4}));
+  CHECK((g.chars_offsets == detkit::Column<int64_t>{0, 0, 4, 4, 4, 4, 4, 4}));
   CHECK(std::string(g.chars.begin(), g.chars.end()) == "a\\bP");
   CHECK(g.size[2] == 3 && g.size[3] == 4 && g.size[4] == 2 && g.size[6] == 0);
   // a repeated "segmentation" key is left to the general parser
@@ -172,7 +172,7 @@ void test_instances_scanner() {
   const std::string sized = "{\"images\": [{\"id\": 5, \"height\": 7, \"width\": 9.5}, {\"width\": 3, \"id\": 6}]}";
   detkit::CocoInstanceColumns z;
   CHECK(detkit::parse_coco_instances(sized.data(), sized.size(), z));
-  CHECK((z.image_height == std::vector<int64_t>{7, -1}) && (z.image_width == std::vector<int64_t>{-1, 3}));
+  CHECK((z.image_height == detkit::Column<int64_t>{7, -1}) && (z.image_width == detkit::Column<int64_t>{-1, 3}));
   const std::string bad = "{\"images\": [{\"id\": \"5\"}]}";
   detkit::CocoInstanceColumns d;
   CHECK(!detkit::parse_coco_instances(bad.data(), bad.size(), d));

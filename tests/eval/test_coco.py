@@ -780,7 +780,7 @@ def test_keypoints_from_files_take_the_native_path(tmp_path):
 
 @pytest.mark.parametrize("nested", [False, True])
 def test_json_scanner_large_ground_truth_in_chunks(tmp_path, nested):
-    # files over 8 MB are split into chunks parsed in parallel; the annotations array is followed
+    # files of several MB are split into chunks parsed in parallel; the annotations array is followed
     # by another key, keypoints appear only in some records, and (nested) lists of objects inside
     # records put wrong chunk-start guesses in the way (the scanner then parses sequentially)
     import detkit
