@@ -201,9 +201,6 @@ py::tuple accumulate_binding(const CArray<int64_t>& dt_offsets, const CArray<dou
   py::array_t<double> precision({T, R, out_categories, out_areas, out_max_dets});
   py::array_t<double> scores({T, R, out_categories, out_areas, out_max_dets});
   py::array_t<double> recall({T, out_categories, out_areas, out_max_dets});
-  std::fill(precision.mutable_data(), precision.mutable_data() + precision.size(), -1.0);
-  std::fill(scores.mutable_data(), scores.mutable_data() + scores.size(), -1.0);
-  std::fill(recall.mutable_data(), recall.mutable_data() + recall.size(), -1.0);
   {
     py::gil_scoped_release release;
     coco_accumulate(v, opt, precision.mutable_data(), recall.mutable_data(), scores.mutable_data());

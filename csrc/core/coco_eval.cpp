@@ -368,6 +368,46 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
   return st;
 }
 
+namespace {
+
+constexpr uint64_t kLowBytes = 0x0101010101010101ULL;
+
+// The sum of a word's bytes, each 0 or 1.
+inline int64_t count_bytes(uint64_t w) { return static_cast<int64_t>((w * kLowBytes) >> 56); }
+
+// One curve's true positives: along statuses row[0..n) (bit 0 matched, bit 1 ignored) of the
+// detections with keep[i] = 1, the e-th true positive's position and the false positives before
+// it go to position[e] and fp_before[e]; returns their number. Eight detections per step: most
+// steps hold no true positive, and those only add to the false-positive count.
+int64_t true_positives(const uint8_t* row, const uint8_t* keep, int64_t n, int64_t* fp_before, int64_t* position) {
+  int64_t tp = 0, fp = 0, i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t s, k;
+    std::memcpy(&s, row + i, 8);
+    std::memcpy(&k, keep + i, 8);
+    const uint64_t valid = ~(s >> 1) & k & kLowBytes;  // each byte's bit 1 moved onto its bit 0
+    const uint64_t hits = valid & s, misses = valid ^ hits;
+    for (uint64_t h = hits; h != 0; h &= h - 1) {
+      const int bit = __builtin_ctzll(h);
+      fp_before[tp] = fp + count_bytes(misses & ((uint64_t{1} << bit) - 1));
+      position[tp++] = i + (bit >> 3);
+    }
+    fp += count_bytes(misses);
+  }
+  for (; i < n; ++i) {
+    if (!keep[i] || (row[i] & 2)) continue;
+    if (row[i] & 1) {
+      fp_before[tp] = fp;
+      position[tp++] = i;
+    } else {
+      ++fp;
+    }
+  }
+  return tp;
+}
+
+}  // namespace
+
 void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, double* precision,
                      double* recall, double* scores) {
   const int64_t T = st.num_thresholds, A0 = st.num_areas, I = opt.num_images;
@@ -377,18 +417,12 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
   const double eps = std::numeric_limits<double>::epsilon();  // np.spacing(1)
   struct Entry {
     double score;
-    int64_t rank, j;
-  };
-  struct Event {  // a true positive: its position in the curve, recall and precision there
-    int64_t pos;
-    double rc, pr;
+    int64_t j;
   };
   const int64_t nk = static_cast<int64_t>(opt.categories.size());
   const auto& thr = opt.recall_thresholds;
   const bool rising_thresholds = std::is_sorted(thr.begin(), thr.end()) &&
                                  std::all_of(thr.begin(), thr.end(), [](double v) { return !std::isnan(v); });
-  bool all_areas = nA == A0;  // every area range, in order
-  for (int64_t a = 0; a < nA; ++a) all_areas &= opt.areas[a] == a;
   const int64_t nm = static_cast<int64_t>(opt.max_dets.size());
   // A category's results are gathered in (t, r, a, m) blocks and copied out per (t, r) at the end:
   // in the (T, R, K, A, M) outputs its (a, m) values are contiguous while its r values lie
@@ -397,8 +431,9 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
   parallel_for(nk, 1, [&](int64_t begin, int64_t end) {
     std::vector<Entry> entries;
     std::vector<uint8_t> local;
-    std::vector<int64_t> picked, tp(T), fp(T);
-    std::vector<std::vector<Event>> events(T);
+    std::vector<uint8_t> keep;
+    std::vector<int64_t> rank, position, event_fp, event_n;
+    std::vector<double> event_rc, event_pr;
     std::vector<double> precision_k(T * R * AM), scores_k(T * R * AM), recall_k(T * AM);
     for (int64_t k = begin; k < end; ++k) {
       std::fill(precision_k.begin(), precision_k.end(), -1.0);
@@ -406,12 +441,20 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
       std::fill(recall_k.begin(), recall_k.end(), -1.0);
       const int64_t k0 = opt.categories[k];
       if (k0 < 0 || (k0 + 1) * I > st.num_cells) throw std::invalid_argument("accumulate: category out of range");
+      // the category's detections j_begin <= j < j_end (its cells are consecutive); rank[j -
+      // j_begin] is j's rank in its cell (score order), position[j - j_begin] its position in
+      // the category's score order (-1 if its image is not selected)
+      const int64_t j_begin = st.dt_offsets[k0 * I], j_end = st.dt_offsets[(k0 + 1) * I];
+      rank.resize(j_end - j_begin);
+      position.assign(j_end - j_begin, -1);
       entries.clear();
       int64_t max_rank = -1;
       for (int64_t i : opt.images) {
         const int64_t c = k0 * I + i;
-        for (int64_t j = st.dt_offsets[c]; j < st.dt_offsets[c + 1]; ++j)
-          entries.push_back({st.dt_score[j], j - st.dt_offsets[c], j});
+        for (int64_t j = st.dt_offsets[c]; j < st.dt_offsets[c + 1]; ++j) {
+          entries.push_back({st.dt_score[j], j});
+          rank[j - j_begin] = j - st.dt_offsets[c];
+        }
         max_rank = std::max(max_rank, st.dt_offsets[c + 1] - st.dt_offsets[c] - 1);
       }
       // the concatenation in image order, stably sorted by decreasing score (pycocotools'
@@ -421,18 +464,35 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
         return x.score > y.score || (x.score == y.score && x.j < y.j);
       });
       const int64_t total = static_cast<int64_t>(entries.size());
-      // A category's cells are consecutive, so its detections' statuses form one small block;
-      // gather them in score order once: (n, selected area, t).
+      for (int64_t n = 0; n < total; ++n) position[entries[n].j - j_begin] = n;
+      // The detections' statuses, one small block, are gathered once into one row of `total`
+      // bytes in score order per (selected area, t): each curve below is then one pass over a
+      // contiguous row. The block is read in order (read in score order, most reads would miss
+      // the cache). Everything is in locals: byte stores may alias any captured or member
+      // value, which would then be reloaded at every step.
       local.resize(total * nA * T);
-      for (int64_t n = 0; n < total; ++n) {
-        const uint8_t* src = st.status + entries[n].j * A0 * T;
-        if (all_areas) {  // the usual case: one copy per detection
-          std::memcpy(local.data() + n * nA * T, src, nA * T);
-          continue;
+      {
+        uint8_t* rows = local.data();
+        const int64_t* areas = opt.areas.data();
+        const int64_t* positions = position.data();
+        const uint8_t* status = st.status;
+        const int64_t num_t = T, num_a = nA, stride = A0 * T;
+        for (int64_t j = j_begin; j < j_end; ++j) {
+          const int64_t n = positions[j - j_begin];
+          if (n < 0) continue;
+          const uint8_t* src = status + j * stride;
+          for (int64_t a = 0; a < num_a; ++a) {
+            const uint8_t* from = src + areas[a] * num_t;
+            uint8_t* to = rows + a * num_t * total + n;
+            for (int64_t t = 0; t < num_t; ++t) to[t * total] = from[t];
+          }
         }
-        for (int64_t a = 0; a < nA; ++a)
-          std::memcpy(local.data() + (n * nA + a) * T, src + opt.areas[a] * T, T);
       }
+      keep.resize(total);
+      event_fp.resize(total);
+      event_n.resize(total);
+      event_rc.resize(total);
+      event_pr.resize(total);
       for (int64_t a = 0; a < nA; ++a) {
         const int64_t a0 = opt.areas[a];
         int64_t npig = 0;
@@ -454,67 +514,52 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
             continue;
           }
           if (full) full_m = m;
-          picked.clear();
-          for (int64_t n = 0; n < total; ++n)
-            if (full || entries[n].rank < opt.max_dets[m]) picked.push_back(n);
-          const int64_t nd = static_cast<int64_t>(picked.size());
-          // Precision only rises at true positives and recall only changes there, so the curve
-          // is evaluated at those events (the same divisions, hence the same values, as at every
-          // point); counts are exact in double, like numpy's float cumsum.
-          std::fill(tp.begin(), tp.end(), 0);
-          std::fill(fp.begin(), fp.end(), 0);
-          for (auto& ev : events) ev.clear();
-          int64_t fp_all = 0;  // false positives at every threshold (the common case), counted once
-          for (int64_t n = 0; n < nd; ++n) {
-            const uint8_t* s = local.data() + (picked[n] * nA + a) * T;
-            uint8_t any = 0;
-            for (int64_t t = 0; t < T; ++t) any |= s[t];
-            if (any == 0) {
-              ++fp_all;
-              continue;
-            }
-            for (int64_t t = 0; t < T; ++t) {
-              const int64_t valid = !(s[t] & 2), hit = s[t] & valid & 1;
-              tp[t] += hit;
-              fp[t] += valid - hit;
-              if (hit) {
-                const double tpd = static_cast<double>(tp[t]);
-                const double fpd = static_cast<double>(fp[t] + fp_all);
-                events[t].push_back({n, tpd / np_d, tpd / (fpd + tpd + eps)});
-              }
-            }
+          // the column's detections: the first max_dets[m] of each image (rank below the cut)
+          const int64_t cut = full ? std::numeric_limits<int64_t>::max() : opt.max_dets[m];
+          int64_t nd = 0, first = -1;  // how many are kept, and the first of them
+          for (int64_t n = 0; n < total; ++n) {
+            keep[n] = rank[entries[n].j - j_begin] < cut;
+            if (first < 0 && keep[n]) first = n;
+            nd += keep[n];
           }
           for (int64_t t = 0; t < T; ++t) {
-            auto& ev = events[t];
-            recall_k[(t * A + a) * M + m] = nd ? static_cast<double>(tp[t]) / np_d : 0.0;
-            const int64_t ne = static_cast<int64_t>(ev.size());
+            // Precision only rises at true positives and recall only changes there, so the curve
+            // is evaluated at those events (the same divisions, hence the same values, as at every
+            // point); counts are exact in double, like numpy's float cumsum.
+            const int64_t ne = true_positives(local.data() + (a * T + t) * total, keep.data(), total,
+                                              event_fp.data(), event_n.data());
+            recall_k[(t * A + a) * M + m] = nd ? static_cast<double>(ne) / np_d : 0.0;
+            for (int64_t e = 0; e < ne; ++e) {
+              const double tpd = static_cast<double>(e + 1), fpd = static_cast<double>(event_fp[e]);
+              event_rc[e] = tpd / np_d;
+              event_pr[e] = tpd / (fpd + tpd + eps);
+            }
             for (int64_t e = ne - 1; e > 0; --e)
-              if (ev[e].pr > ev[e - 1].pr) ev[e - 1].pr = ev[e].pr;
-            // recall at position 0 (0 unless the first detection is a true positive)
-            const double rc0 = (ne > 0 && ev[0].pos == 0) ? ev[0].rc : 0.0;
+              if (event_pr[e] > event_pr[e - 1]) event_pr[e - 1] = event_pr[e];
+            // recall at the first kept detection (0 unless it is a true positive)
+            const double rc0 = (ne > 0 && event_n[0] == first) ? event_rc[0] : 0.0;
             int64_t r = 0, e = 0;
             for (; r < R; ++r) {
               const double thr = opt.recall_thresholds[r];
               const int64_t out = ((t * R + r) * A + a) * M + m;
-              int64_t pos;
+              int64_t at;  // the detection whose score is reported
               double q;
               if (nd > 0 && rc0 >= thr) {  // searchsorted gives position 0
-                pos = 0;
-                q = ne > 0 ? ev[0].pr : 0.0;
+                at = first;
+                q = ne > 0 ? event_pr[0] : 0.0;
               } else {
                 // first event with recall >= thr: walked to from the previous threshold's when
                 // the thresholds rise (the usual linspace), else a binary search
                 if (rising_thresholds)
-                  while (e < ne && ev[e].rc < thr) ++e;
+                  while (e < ne && event_rc[e] < thr) ++e;
                 else
-                  e = std::lower_bound(ev.begin(), ev.end(), thr, [](const Event& x, double v) { return x.rc < v; }) -
-                      ev.begin();
+                  e = std::lower_bound(event_rc.begin(), event_rc.begin() + ne, thr) - event_rc.begin();
                 if (e >= ne) break;  // past the last recall: this and the rest are 0 (as pycocotools)
-                pos = ev[e].pos;
-                q = ev[e].pr;
+                at = event_n[e];
+                q = event_pr[e];
               }
               precision_k[out] = q;
-              scores_k[out] = entries[picked[pos]].score;
+              scores_k[out] = entries[at].score;
             }
             for (; r < R; ++r) {
               const int64_t out = ((t * R + r) * A + a) * M + m;
@@ -533,6 +578,14 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
       }
     }
   });
+  // output slots past the selected categories (none in pycocotools' use): -1, as empty curves
+  for (int64_t t = 0; t < T; ++t) {
+    std::fill(recall + (t * K + nk) * AM, recall + (t + 1) * K * AM, -1.0);
+    for (int64_t r = 0; r < R; ++r) {
+      std::fill(precision + ((t * R + r) * K + nk) * AM, precision + ((t * R + r) + 1) * K * AM, -1.0);
+      std::fill(scores + ((t * R + r) * K + nk) * AM, scores + ((t * R + r) + 1) * K * AM, -1.0);
+    }
+  }
 }
 
 }  // namespace detkit

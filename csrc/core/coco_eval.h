@@ -114,7 +114,8 @@ struct CocoStateView {
   const int64_t* npig = nullptr;        // (num_cells * num_areas,)
 };
 
-// precision and scores are (T, R, K, A, M), recall (T, K, A, M); they must be filled with -1.
+// precision and scores are (T, R, K, A, M), recall (T, K, A, M); every value is written (-1 for
+// an empty curve or an output category past the selected ones).
 void coco_accumulate(const CocoStateView& state, const CocoAccumulateOptions& opt, double* precision,
                      double* recall, double* scores);
 
