@@ -79,9 +79,15 @@ cdef Py_ssize_t _read_string(const char* s, Py_ssize_t length, uint32_t* cnts, i
     cdef bint more
     total[0] = 0
     while p < length:
-        x = 0
-        k = 0
-        more = True
+        c = <unsigned char>s[p] - 48
+        if 0 <= c < 32:  # the usual one-character number: 5 bits, bit 4 the sign
+            x = c - ((c & 0x10) << 1)
+            p += 1
+            more = False
+        else:
+            x = 0
+            k = 0
+            more = True
         while more:
             if p >= length:
                 error_at[0] = p
@@ -302,36 +308,49 @@ def area(const uint32_t[::1] counts, const int64_t[::1] offsets):
 
 cdef uint32_t _geometry_one(const uint32_t* cnts, Py_ssize_t m, uint32_t h, double* box,
                            uint32_t* starts) noexcept nogil:
-    """Tight xywh box of an RLE (zeros when it has no foreground pixel) and its area; the start
-    pixel of every run too when starts is not NULL."""
-    cdef uint32_t xs = 0xFFFFFFFF, ys = h, xe = 0, ye = 0, x0, x1, y0, y1, total = 0
-    cdef uint64_t start, end = 0
+    """Tight xywh box of an RLE (zeros when it has no foreground pixel, or h is 0) and its area;
+    the start pixel of every run too when starts is not NULL."""
+    cdef uint32_t xs = 0xFFFFFFFF, ys = h, xe = 0, ye = 0, total = 0
+    # the run's first pixel: index start, column x, row y (kept by steps, not divisions: runs
+    # rarely span more than a column)
+    cdef uint64_t start = 0, x = 0, y = 0, c, x1, y1
     cdef Py_ssize_t j
     for j in range(m):
-        start = end
-        end = start + cnts[j]
+        c = cnts[j]
         if starts != NULL:
             starts[j] = <uint32_t>start  # < 2**31: masks have at most MAX_PIXELS pixels
-        if j % 2 == 0 or cnts[j] == 0:
-            continue
-        total += cnts[j]
-        x0 = <uint32_t>(start // h)
-        y0 = <uint32_t>(start - <uint64_t>x0 * h)
-        x1 = <uint32_t>((end - 1) // h)
-        y1 = <uint32_t>(end - 1 - <uint64_t>x1 * h)
-        if x0 < xs:
-            xs = x0
-        if x1 > xe:
-            xe = x1
-        if x0 < x1:  # the run wraps to the next column: every row is covered
-            ys = 0
-            ye = h - 1
-        else:
-            if y0 < ys:
-                ys = y0
-            if y1 > ye:
-                ye = y1
-    if total == 0:
+        if j % 2 == 1 and c != 0:
+            total += <uint32_t>c
+            if h != 0:
+                # the run's last pixel
+                y1 = y + c - 1
+                x1 = x
+                if y1 >= h:
+                    x1 = x + y1 // h
+                    y1 = y1 % h
+                if x < xs:
+                    xs = <uint32_t>x
+                if x1 > xe:
+                    xe = <uint32_t>x1
+                if x < x1:  # the run wraps to the next column: every row is covered
+                    ys = 0
+                    ye = h - 1
+                else:
+                    if y < ys:
+                        ys = <uint32_t>y
+                    if y1 > ye:
+                        ye = <uint32_t>y1
+        start += c
+        if h != 0:
+            y += c
+            if y >= h:
+                if y < 2 * <uint64_t>h:
+                    y -= h
+                    x += 1
+                else:
+                    x += y // h
+                    y = y % h
+    if total == 0 or h == 0:
         box[0] = box[1] = box[2] = box[3] = 0
     else:
         box[0] = xs
