@@ -241,13 +241,14 @@ py::dict segmentation_dict(CocoSegmentations&& seg) {
   return out;
 }
 
-py::object parse_results_binding(const py::buffer& data) {
+py::object parse_results_binding(const py::buffer& data, bool release_parsed_pages) {
   const py::buffer_info info = data.request();
   CocoResultColumns c;
   bool ok;
   {
     py::gil_scoped_release release;
-    ok = parse_coco_results(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize), c);
+    ok = parse_coco_results(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize), c,
+                            release_parsed_pages);
   }
   if (!ok) return py::none();
   py::dict out;
@@ -263,13 +264,14 @@ py::object parse_results_binding(const py::buffer& data) {
   return out;
 }
 
-py::object parse_instances_binding(const py::buffer& data) {
+py::object parse_instances_binding(const py::buffer& data, bool release_parsed_pages) {
   const py::buffer_info info = data.request();
   CocoInstanceColumns c;
   bool ok;
   {
     py::gil_scoped_release release;
-    ok = parse_coco_instances(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize), c);
+    ok = parse_coco_instances(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize), c,
+                              release_parsed_pages);
   }
   if (!ok) return py::none();
   py::dict out;
@@ -312,8 +314,9 @@ void bind_coco_eval(py::module_& m) {
         py::arg("recall_thresholds"), py::arg("out_categories"), py::arg("out_areas"), py::arg("out_max_dets"));
   m.def("coco_sort_detections", &sort_detections_binding, py::arg("cell"), py::arg("score"),
         py::arg("num_cells"), py::arg("max_det"));
-  m.def("coco_parse_results", &parse_results_binding, py::arg("data"));
-  m.def("coco_parse_instances", &parse_instances_binding, py::arg("data"));
+  // release_parsed_pages: only for a read-only shared file mapping (see coco_json.h)
+  m.def("coco_parse_results", &parse_results_binding, py::arg("data"), py::arg("release_parsed_pages") = false);
+  m.def("coco_parse_instances", &parse_instances_binding, py::arg("data"), py::arg("release_parsed_pages") = false);
 }
 
 }  // namespace detkit::bind

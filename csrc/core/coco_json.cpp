@@ -12,6 +12,11 @@
 
 #include "core/parallel.h"
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
 namespace detkit {
 
 namespace {
@@ -716,13 +721,41 @@ bool read_result(Scanner& s, CocoResultColumns& out) {
   return true;
 }
 
+// Drops the pages of a file mapping behind a chunk's parser (MADV_DONTNEED, every MB), so a
+// large file does not stay resident in full until the parse ends. A page touched again (a chunk
+// reparsed after a wrong start guess) is read back from the page cache. Only for read-only shared
+// file mappings: the contents of other memory would be lost.
+class ParsedPages {
+ public:
+  ParsedPages(bool enabled, const char* begin) : enabled_(enabled), released_(begin) {}
+  // The parser has passed `pos`.
+  void passed(const char* pos) {
+    if (!enabled_ || pos - released_ < kStep) return;
+#if defined(MADV_DONTNEED)
+    static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    const uintptr_t from = (reinterpret_cast<uintptr_t>(released_) + page - 1) / page * page;
+    const uintptr_t to = reinterpret_cast<uintptr_t>(pos) / page * page;
+    if (to > from) madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);  // only a hint: errors ignored
+    released_ = reinterpret_cast<const char*>(to);
+#endif
+  }
+
+ private:
+  static constexpr ptrdiff_t kStep = ptrdiff_t{1} << 20;
+  bool enabled_;
+  const char* released_;
+};
+
 // Parses records from `begin` (a record's '{') until the scanner reaches `stop` right after a
 // ',' (true: the chunk ends exactly where the next chunk starts) or, when stop is null, the
 // closing ']' and the end of the input.
-bool parse_result_chunk(const char* begin, const char* end, const char* stop, CocoResultColumns& out) {
+bool parse_result_chunk(const char* begin, const char* end, const char* stop, CocoResultColumns& out,
+                        bool release_pages) {
   Scanner s(begin, static_cast<size_t>(end - begin));
+  ParsedPages pages(release_pages, begin);
   for (;;) {
     if (!read_result(s, out)) return false;
+    pages.passed(s.pos());
     if (out.size() == kSampleRecords) {
       const double scale = reserve_scale((stop ? stop : end) - begin, s.pos() - begin);
       reserve_all(out, scale);
@@ -787,10 +820,12 @@ bool read_annotation(Scanner& s, CocoInstanceColumns& out) {
 // after a ',' (returns 1) or the array's closing ']' (returns 2, with *close just past it);
 // 0 on failure. With stop null, only the closing ']' ends the chunk.
 int parse_annotation_chunk(const char* begin, const char* end, const char* stop, CocoInstanceColumns& out,
-                           const char** close) {
+                           const char** close, bool release_pages) {
   Scanner s(begin, static_cast<size_t>(end - begin));
+  ParsedPages pages(release_pages, begin);
   for (;;) {
     if (!read_annotation(s, out)) return 0;
+    pages.passed(s.pos());
     if (static_cast<int64_t>(out.id.size()) == kSampleRecords) {
       // without `stop` the bytes counted run to the end of the file, past the array: a larger
       // reservation than needed, address space that is never touched
@@ -860,7 +895,7 @@ void concatenate(std::vector<Columns>& parts, Columns& out) {
 // The annotations array whose '[' the scanner is at, parsed in parallel chunks for large inputs
 // (chunk starts are guesses, accepted as for result files; chunks past the array's end are
 // dropped); the scanner is left after the closing ']'.
-bool read_annotations(Scanner& s, const char* end, CocoInstanceColumns& out) {
+bool read_annotations(Scanner& s, const char* end, CocoInstanceColumns& out, bool release_pages) {
   if (!s.eat('[')) return false;
   if (s.eat(']')) return true;
   s.ws();
@@ -872,7 +907,8 @@ bool read_annotations(Scanner& s, const char* end, CocoInstanceColumns& out) {
   std::vector<const char*> closes(n, nullptr);
   parallel_for(n, 1, [&](int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c)
-      status[c] = parse_annotation_chunk(starts[c], end, c + 1 < n ? starts[c + 1] : nullptr, parts[c], &closes[c]);
+      status[c] = parse_annotation_chunk(starts[c], end, c + 1 < n ? starts[c + 1] : nullptr, parts[c], &closes[c],
+                                         release_pages);
   });
   int64_t used = 0;  // chunks up to the one holding the closing ']'
   while (used < n && status[used] == 1) ++used;
@@ -887,7 +923,7 @@ bool read_annotations(Scanner& s, const char* end, CocoInstanceColumns& out) {
   if (!ok) {
     if (n == 1) return false;
     CocoInstanceColumns whole;
-    if (parse_annotation_chunk(first, end, nullptr, whole, &close) != 2) return false;
+    if (parse_annotation_chunk(first, end, nullptr, whole, &close, release_pages) != 2) return false;
     parts.assign(1, std::move(whole));
     used = 0;
     width = parts[0].num_keypoint_values;
@@ -904,7 +940,7 @@ bool read_annotations(Scanner& s, const char* end, CocoInstanceColumns& out) {
 
 }  // namespace
 
-bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out) {
+bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out, bool release_parsed_pages) {
   Scanner s(data, size);
   if (!s.eat('[')) return false;
   if (s.eat(']')) return s.at_end();
@@ -920,7 +956,7 @@ bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out) {
   std::vector<uint8_t> ok(n, 0);
   parallel_for(n, 1, [&](int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c)
-      ok[c] = parse_result_chunk(starts[c], end, c + 1 < n ? starts[c + 1] : nullptr, parts[c]);
+      ok[c] = parse_result_chunk(starts[c], end, c + 1 < n ? starts[c + 1] : nullptr, parts[c], release_parsed_pages);
   });
   bool all = std::all_of(ok.begin(), ok.end(), [](uint8_t v) { return v != 0; });
   int64_t width = -1;  // keypoint row length: every chunk that has keypoints must agree
@@ -932,7 +968,7 @@ bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out) {
   if (!all) {
     if (n == 1) return false;
     out = CocoResultColumns();
-    return parse_result_chunk(first, end, nullptr, out);
+    return parse_result_chunk(first, end, nullptr, out, release_parsed_pages);
   }
   out.num_keypoint_values = width;
   for (auto& part : parts)
@@ -942,7 +978,7 @@ bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out) {
   return true;
 }
 
-bool parse_coco_instances(const char* data, size_t size, CocoInstanceColumns& out) {
+bool parse_coco_instances(const char* data, size_t size, CocoInstanceColumns& out, bool release_parsed_pages) {
   Scanner s(data, size);
   // Reads one {"id": ..., ...} record (other keys skipped) and appends its id to `ids`, and for
   // images its "height" and "width" (-1 when absent or not an integer) to `heights`, `widths`.
@@ -988,7 +1024,7 @@ bool parse_coco_instances(const char* data, size_t size, CocoInstanceColumns& ou
     }
     if (key_is(b, e, "annotations")) {
       if (out.has_annotations) return false;  // rare: let the general parser handle it
-      return out.has_annotations = read_annotations(s, data + size, out);
+      return out.has_annotations = read_annotations(s, data + size, out, release_parsed_pages);
     }
     return s.skip_value();
   });

@@ -93,7 +93,10 @@ struct CocoInstanceColumns {
   bool has_images = false, has_categories = false, has_annotations = false;
 };
 
-bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out);
-bool parse_coco_instances(const char* data, size_t size, CocoInstanceColumns& out);
+// release_parsed_pages: data is a read-only shared file mapping whose pages may be dropped once
+// parsed (they are read back from the file if needed again), which keeps a large file from
+// staying resident in full. Never for other memory: its contents would be lost.
+bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out, bool release_parsed_pages = false);
+bool parse_coco_instances(const char* data, size_t size, CocoInstanceColumns& out, bool release_parsed_pages = false);
 
 }  // namespace detkit

@@ -64,7 +64,8 @@ def _parse_file(path, parser):
         populate = {"flags": mmap.MAP_SHARED | mmap.MAP_POPULATE, "prot": mmap.PROT_READ} \
             if hasattr(mmap, "MAP_POPULATE") else {"access": mmap.ACCESS_READ}
         with mmap.mmap(f.fileno(), 0, **populate) as view:
-            return parser(view)
+            # a read-only shared mapping: the scanner may drop the pages it has read
+            return parser(view, release_parsed_pages=True)
 
 
 def _first_occurrence_unique(values: np.ndarray) -> np.ndarray:
