@@ -67,6 +67,24 @@ cdef bytes _to_bytes(const uint32_t* cnts, Py_ssize_t m):
         free(buf)
 
 
+cdef struct _Counts:  # a growable buffer of run lengths
+    uint32_t* data
+    Py_ssize_t size, capacity
+
+
+cdef bint _reserve(_Counts* c, Py_ssize_t extra) noexcept nogil:
+    """Room for `extra` more counts after c.size; False when out of memory."""
+    cdef uint32_t* grown
+    if c.size + extra <= c.capacity:
+        return True
+    grown = <uint32_t*> realloc(c.data, 2 * (c.size + extra) * sizeof(uint32_t))
+    if grown == NULL:
+        return False
+    c.data = grown
+    c.capacity = 2 * (c.size + extra)
+    return True
+
+
 cdef Py_ssize_t _read_string(const char* s, Py_ssize_t length, uint32_t* cnts, int64_t* total,
                              Py_ssize_t* error_at) noexcept nogil:
     """Decodes a compressed string into cnts; returns the number of counts or a negative code:
@@ -306,10 +324,8 @@ def area(const uint32_t[::1] counts, const int64_t[::1] offsets):
     return out
 
 
-cdef uint32_t _geometry_one(const uint32_t* cnts, Py_ssize_t m, uint32_t h, double* box,
-                           uint32_t* starts) noexcept nogil:
-    """Tight xywh box of an RLE (zeros when it has no foreground pixel, or h is 0) and its area;
-    the start pixel of every run too when starts is not NULL."""
+cdef uint32_t _geometry_one(const uint32_t* cnts, Py_ssize_t m, uint32_t h, double* box) noexcept nogil:
+    """Tight xywh box of an RLE (zeros when it has no foreground pixel, or h is 0) and its area."""
     cdef uint32_t xs = 0xFFFFFFFF, ys = h, xe = 0, ye = 0, total = 0
     # the run's first pixel: index start, column x, row y (kept by steps, not divisions: runs
     # rarely span more than a column)
@@ -317,8 +333,6 @@ cdef uint32_t _geometry_one(const uint32_t* cnts, Py_ssize_t m, uint32_t h, doub
     cdef Py_ssize_t j
     for j in range(m):
         c = cnts[j]
-        if starts != NULL:
-            starts[j] = <uint32_t>start  # < 2**31: masks have at most MAX_PIXELS pixels
         if j % 2 == 1 and c != 0:
             total += <uint32_t>c
             if h != 0:
@@ -368,24 +382,22 @@ def to_bbox(const uint32_t[::1] counts, const int64_t[::1] offsets, const int64_
     with nogil:
         for i in range(n):
             _geometry_one(&counts[0] + offsets[i] if counts.shape[0] else NULL, offsets[i + 1] - offsets[i],
-                          <uint32_t>sizes[i, 0], &o[i, 0], NULL)
+                          <uint32_t>sizes[i, 0], &o[i, 0])
     return out
 
 
 def geometry_into(const uint32_t[::1] counts, const int64_t[::1] offsets, const int64_t[:, ::1] sizes,
-                  double[:, ::1] boxes, uint32_t[::1] starts, uint32_t[::1] areas, Py_ssize_t first,
-                  Py_ssize_t last):
-    """Boxes, run start pixels and areas of RLEs first..last-1 of a table, written to the
-    aligned rows of boxes (n, 4), starts (like counts) and areas (n). Releases the GIL."""
+                  double[:, ::1] boxes, uint32_t[::1] areas, Py_ssize_t first, Py_ssize_t last):
+    """Boxes and areas of RLEs first..last-1 of a table, written to the aligned rows of boxes
+    (n, 4) and areas (n). Releases the GIL."""
     cdef Py_ssize_t i
     if not (0 <= first <= last <= offsets.shape[0] - 1 and boxes.shape[0] >= last and areas.shape[0] >= last
-            and starts.shape[0] >= counts.shape[0] and boxes.shape[1] == 4):
+            and boxes.shape[1] == 4):
         raise ValueError("geometry_into: rows or output arrays do not match the table")
     with nogil:
         for i in range(first, last):
             areas[i] = _geometry_one(&counts[0] + offsets[i] if counts.shape[0] else NULL,
-                                     offsets[i + 1] - offsets[i], <uint32_t>sizes[i, 0], &boxes[i, 0],
-                                     &starts[0] + offsets[i] if starts.shape[0] else NULL)
+                                     offsets[i + 1] - offsets[i], <uint32_t>sizes[i, 0], &boxes[i, 0])
 
 
 def _check_cells(const int64_t[::1] rows, const int64_t[::1] cells, Py_ssize_t table_size, Py_ssize_t first,
@@ -403,11 +415,11 @@ def _check_cells(const int64_t[::1] rows, const int64_t[::1] cells, Py_ssize_t t
 
 
 def rle_geometry(const uint32_t[::1] counts, const int64_t[::1] offsets, const int64_t[:, ::1] sizes):
-    """(boxes, run starts, areas) of an RLE table (see geometry_into)."""
+    """(boxes, areas) of an RLE table (see geometry_into)."""
     n = offsets.shape[0] - 1
-    boxes, starts, areas = np.empty((n, 4)), np.empty(counts.shape[0], np.uint32), np.empty(n, np.uint32)
-    geometry_into(counts, offsets, sizes, boxes, starts, areas, 0, n)
-    return boxes, starts, areas
+    boxes, areas = np.empty((n, 4)), np.empty(n, np.uint32)
+    geometry_into(counts, offsets, sizes, boxes, areas, 0, n)
+    return boxes, areas
 
 
 # ---------------------------------------------------------------------------------------------
@@ -578,22 +590,12 @@ def rle_iou(const uint32_t[::1] dc, const int64_t[::1] doff, const int64_t[:, ::
             const uint32_t[::1] gc, const int64_t[::1] goff, const int64_t[:, ::1] gsize,
             const uint8_t[::1] crowd):
     """(D, G) mask IoU (see _mask_iou); -1 where the masks' sizes differ and their boxes overlap."""
-    cdef Py_ssize_t nd = doff.shape[0] - 1, ng = goff.shape[0] - 1, d, g
+    nd, ng = doff.shape[0] - 1, goff.shape[0] - 1
     out = np.empty((nd, ng), dtype=np.float64)
-    if nd == 0 or ng == 0:
-        return out
-    dbox, dstarts, darea = rle_geometry(dc, doff, dsize)
-    gbox, gstarts, garea = rle_geometry(gc, goff, gsize)
-    cdef double[:, ::1] o = out
-    cdef const double[:, ::1] db = dbox, gb = gbox
-    cdef const uint32_t[::1] ds = dstarts, gs = gstarts
-    cdef const uint32_t[::1] da = darea, ga = garea
-    with nogil:
-        for d in range(nd):
-            for g in range(ng):
-                o[d, g] = _mask_iou(&dc[0] + doff[d], &ds[0] + doff[d], doff[d + 1] - doff[d], &dsize[d, 0],
-                                    &db[d, 0], da[d], &gc[0] + goff[g], &gs[0] + goff[g], goff[g + 1] - goff[g],
-                                    &gsize[g, 0], &gb[g, 0], ga[g], crowd[g])
+    if nd and ng:  # one cell: every detection with every gt
+        cell_ious(dc, doff, dsize, rle_geometry(dc, doff, dsize), np.arange(nd), np.array([0, nd]),
+                  gc, goff, gsize, rle_geometry(gc, goff, gsize), np.arange(ng), np.array([0, ng]), crowd,
+                  out.reshape(-1), 0, 1)
     return out
 
 
@@ -611,33 +613,74 @@ def cell_ious(const uint32_t[::1] dc, const int64_t[::1] doff, const int64_t[:, 
     ranges may run in parallel threads."""
     cdef const double[:, ::1] db = dgeometry[0]
     cdef const double[:, ::1] gb = ggeometry[0]
-    cdef const uint32_t[::1] ds = dgeometry[1]
-    cdef const uint32_t[::1] gs = ggeometry[1]
-    cdef const uint32_t[::1] da = dgeometry[2]
-    cdef const uint32_t[::1] ga = ggeometry[2]
-    cdef Py_ssize_t k, i, j, d, g, pos = 0
+    cdef const uint32_t[::1] da = dgeometry[1]
+    cdef const uint32_t[::1] ga = ggeometry[1]
+    cdef Py_ssize_t k, i, j, d, g, pos = 0, md, mg, at_d, at_g
     cdef const uint32_t* dbase = &dc[0] if dc.shape[0] else NULL
     cdef const uint32_t* gbase = &gc[0] if gc.shape[0] else NULL
-    cdef const uint32_t* dsb = &ds[0] if ds.shape[0] else NULL
-    cdef const uint32_t* gsb = &gs[0] if gs.shape[0] else NULL
+    cdef _Counts dstarts, gstarts  # run start pixels of the cell's masks, one after another
+    cdef bint no_memory = False
     _check_cells(d_rows, d_cells, doff.shape[0] - 1, first, last, "detection")
     _check_cells(g_rows, g_cells, goff.shape[0] - 1, first, last, "ground-truth")
     cdef Py_ssize_t nd = doff.shape[0] - 1, ng = goff.shape[0] - 1, blocks = 0
     for k in range(first, last):
         blocks += (d_cells[k + 1] - d_cells[k]) * (g_cells[k + 1] - g_cells[k])
-    if not (db.shape[0] == da.shape[0] == nd and gb.shape[0] == ga.shape[0] == ng and ds.shape[0] == dc.shape[0]
-            and gs.shape[0] == gc.shape[0] and crowd.shape[0] >= g_rows.shape[0] and out.shape[0] >= blocks):
+    if not (db.shape[0] == da.shape[0] == nd and gb.shape[0] == ga.shape[0] == ng
+            and crowd.shape[0] >= g_rows.shape[0] and out.shape[0] >= blocks):
         raise ValueError("cell_ious: geometry, crowd flags or output do not match the tables and cells")
-    with nogil:
-        for k in range(first, last):
-            for i in range(d_cells[k], d_cells[k + 1]):
-                d = d_rows[i]
-                for j in range(g_cells[k], g_cells[k + 1]):
-                    g = g_rows[j]
-                    out[pos] = _mask_iou(dbase + doff[d], dsb + doff[d], doff[d + 1] - doff[d], &dsize[d, 0],
-                                         &db[d, 0], da[d], gbase + goff[g], gsb + goff[g], goff[g + 1] - goff[g],
-                                         &gsize[g, 0], &gb[g, 0], ga[g], crowd[j])
-                    pos += 1
+    dstarts.data = gstarts.data = NULL
+    dstarts.size = gstarts.size = dstarts.capacity = gstarts.capacity = 0
+    try:
+        with nogil:
+            for k in range(first, last):
+                if not (_cell_starts(dbase, doff, d_rows, d_cells[k], d_cells[k + 1], &dstarts)
+                        and _cell_starts(gbase, goff, g_rows, g_cells[k], g_cells[k + 1], &gstarts)):
+                    no_memory = True
+                    break
+                at_d = 0
+                for i in range(d_cells[k], d_cells[k + 1]):
+                    d = d_rows[i]
+                    md = doff[d + 1] - doff[d]
+                    at_g = 0
+                    for j in range(g_cells[k], g_cells[k + 1]):
+                        g = g_rows[j]
+                        mg = goff[g + 1] - goff[g]
+                        out[pos] = _mask_iou(dbase + doff[d], dstarts.data + at_d, md, &dsize[d, 0], &db[d, 0], da[d],
+                                             gbase + goff[g], gstarts.data + at_g, mg, &gsize[g, 0], &gb[g, 0], ga[g],
+                                             crowd[j])
+                        pos += 1
+                        at_g += mg
+                    at_d += md
+    finally:
+        free(dstarts.data)
+        free(gstarts.data)
+    if no_memory:
+        raise MemoryError()
+
+
+cdef bint _cell_starts(const uint32_t* base, const int64_t[::1] offsets, const int64_t[::1] rows, Py_ssize_t first,
+                       Py_ssize_t last, _Counts* out) noexcept nogil:
+    """The start pixel of every run of RLEs rows[first:last], one RLE after another, into out
+    (reused from cell to cell: only the cell's masks, in cache, instead of a table-wide array);
+    False when out of memory."""
+    cdef Py_ssize_t i, j, r, n = 0
+    cdef uint32_t* to
+    cdef uint32_t start
+    for i in range(first, last):
+        r = rows[i]
+        n += offsets[r + 1] - offsets[r]
+    out.size = 0
+    if not _reserve(out, n):
+        return False
+    to = out.data
+    for i in range(first, last):
+        r = rows[i]
+        start = 0  # < 2**31: masks have at most MAX_PIXELS pixels
+        for j in range(offsets[r], offsets[r + 1]):
+            to[0] = start
+            start += base[j]
+            to += 1
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -951,24 +994,6 @@ def fr_poly(const double[::1] xy, uint32_t h, uint32_t w, str where):
 
 # kinds of detkit._C's segmentation columns (SegmentationKind in csrc/core/coco_json.h)
 SEGM_ABSENT, SEGM_POLYGONS, SEGM_RLE_STRING, SEGM_RLE_COUNTS, SEGM_OTHER = 0, 1, 2, 3, 4
-
-
-cdef struct _Counts:  # a growable buffer of run lengths
-    uint32_t* data
-    Py_ssize_t size, capacity
-
-
-cdef bint _reserve(_Counts* c, Py_ssize_t extra) noexcept nogil:
-    """Room for `extra` more counts after c.size; False when out of memory."""
-    cdef uint32_t* grown
-    if c.size + extra <= c.capacity:
-        return True
-    grown = <uint32_t*> realloc(c.data, 2 * (c.size + extra) * sizeof(uint32_t))
-    if grown == NULL:
-        return False
-    c.data = grown
-    c.capacity = 2 * (c.size + extra)
-    return True
 
 
 cdef Py_ssize_t _segmentation_counts(uint8_t kind, const int64_t* size, const int64_t* parts, Py_ssize_t num_parts,

@@ -61,13 +61,13 @@ def native_rles(cols: dict, rows: np.ndarray) -> Optional[tuple]:
 
 
 def rle_geometry(table: tuple) -> tuple:
-    """(boxes, run starts, areas) of an RLE table, computed in parallel ranges of RLEs."""
+    """(boxes, areas) of an RLE table, computed in parallel ranges of RLEs."""
     counts, offsets, sizes = table
     n = len(offsets) - 1
-    boxes, starts, areas = np.empty((n, 4)), np.empty(len(counts), np.uint32), np.empty(n, np.uint32)
-    _in_parallel(lambda first, last: _cy_mask.geometry_into(counts, offsets, sizes, boxes, starts, areas,
-                                                            first, last), offsets[1:])
-    return boxes, starts, areas
+    boxes, areas = np.empty((n, 4)), np.empty(n, np.uint32)
+    _in_parallel(lambda first, last: _cy_mask.geometry_into(counts, offsets, sizes, boxes, areas, first, last),
+                 offsets[1:])
+    return boxes, areas
 
 
 def _rle_table(coco, cols: dict, rows: np.ndarray, name: str) -> Tuple[tuple, np.ndarray]:

@@ -335,7 +335,7 @@ class COCO:
             extra["rle"] = rle = native_rles(cols, np.arange(n)) if rle is None else rle
             if rle is None:
                 return None
-            extra["rle_geometry"] = boxes, _, areas = rle_geometry(rle)
+            extra["rle_geometry"] = boxes, areas = rle_geometry(rle)
             area = areas.astype(np.float64)
             has = cols["has_bbox"].astype(bool)[:, None]
             cols = dict(cols, bbox=np.where(has, cols["bbox"], boxes))
