@@ -357,7 +357,9 @@ class COCO:
             "category_ids_gt": gt["category_ids"], "image_ids_gt": gt["image_ids"],
             "ids_unique": True, **extra,
         }
-        for name in ("keypoints", "segmentation"):
+        # the scanner's segmentations are kept for box results (their masks are drawn when
+        # needed); mask results keep only their RLE table
+        for name in ("keypoints",) if "rle" in extra else ("keypoints", "segmentation"):
             if name in cols:
                 res._columns[name] = cols[name]
         if "image_sizes" in gt:  # polygons in results are drawn on the ground truth's images
