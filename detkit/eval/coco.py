@@ -60,11 +60,9 @@ def _parse_file(path, parser):
     with open(path, "rb") as f:
         if os.fstat(f.fileno()).st_size == 0:
             return None
-        # MAP_POPULATE maps the whole file in one go (Linux), not one page fault per 4 KB page
-        populate = {"flags": mmap.MAP_SHARED | mmap.MAP_POPULATE, "prot": mmap.PROT_READ} \
-            if hasattr(mmap, "MAP_POPULATE") else {"access": mmap.ACCESS_READ}
-        with mmap.mmap(f.fileno(), 0, **populate) as view:
-            # a read-only shared mapping: the scanner may drop the pages it has read
+        # Pages are mapped as the scanner reaches them (not populated up front) and dropped once
+        # read (a read-only shared mapping allows it): the file is never resident in full.
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as view:
             return parser(view, release_parsed_pages=True)
 
 
@@ -357,11 +355,13 @@ class COCO:
             "category_ids_gt": gt["category_ids"], "image_ids_gt": gt["image_ids"],
             "ids_unique": True, **extra,
         }
-        # the scanner's segmentations are kept for box results (their masks are drawn when
-        # needed); mask results keep only their RLE table
-        for name in ("keypoints",) if "rle" in extra else ("keypoints", "segmentation"):
-            if name in cols:
-                res._columns[name] = cols[name]
+        if "keypoints" in cols:
+            res._columns["keypoints"] = cols["keypoints"]
+        # the scanner's segmentations are kept for box results that have some (their masks are
+        # drawn when needed); mask results keep only their RLE table
+        seg = cols.get("segmentation")
+        if seg is not None and "rle" not in extra and (seg["kind"] != _cy_mask.SEGM_ABSENT).any():
+            res._columns["segmentation"] = seg
         if "image_sizes" in gt:  # polygons in results are drawn on the ground truth's images
             res._columns["image_sizes"] = gt["image_sizes"]
         res._materialize = load_dicts
