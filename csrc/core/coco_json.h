@@ -23,6 +23,12 @@
 
 namespace detkit {
 
+// Large column blocks: mapped and unmapped directly, so that the memory of a chunk freed while
+// chunks are joined goes back to the system at once (malloc would keep it in its arena, and the
+// join would peak at twice the columns).
+void* allocate_column_bytes(size_t bytes);
+void free_column_bytes(void* p, size_t bytes) noexcept;
+
 // std::allocator, except that resize() without a value leaves the new (trivial) elements
 // uninitialised: a column about to be filled by memcpy, as when parallel chunks are joined, is
 // then not zeroed first, by one thread, page by page.
@@ -32,8 +38,11 @@ struct UninitializedAllocator {
   UninitializedAllocator() noexcept = default;
   template <class U>
   UninitializedAllocator(const UninitializedAllocator<U>&) noexcept {}
-  T* allocate(size_t n) { return std::allocator<T>().allocate(n); }
-  void deallocate(T* p, size_t n) noexcept { std::allocator<T>().deallocate(p, n); }
+  T* allocate(size_t n) {
+    if (n > static_cast<size_t>(-1) / sizeof(T)) throw std::bad_alloc();
+    return static_cast<T*>(allocate_column_bytes(n * sizeof(T)));
+  }
+  void deallocate(T* p, size_t n) noexcept { free_column_bytes(p, n * sizeof(T)); }
   template <class U>
   void construct(U* p) noexcept {
     ::new (static_cast<void*>(p)) U;
