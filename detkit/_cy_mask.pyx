@@ -1154,6 +1154,71 @@ def segmentation_rles(const uint8_t[::1] kind, const int64_t[:, ::1] size, const
         free(buf.data)
 
 
+def string_counts(const int64_t[::1] chars_offsets, const uint8_t[::1] chars, const int64_t[::1] rows):
+    """Upper bound of the number of counts in each of records ``rows``' compressed strings: their
+    valid characters that end a number (no continuation bit). Exact for valid strings; the
+    decoder never writes more."""
+    cdef Py_ssize_t n = rows.shape[0], i, r, j, num = chars_offsets.shape[0] - 1
+    out = np.empty(n, dtype=np.int64)
+    cdef int64_t[::1] o = out
+    cdef int64_t m
+    cdef int c
+    for i in range(n):
+        if not (0 <= rows[i] < num):
+            raise IndexError(f"rows[{i}] = {rows[i]} is not a record index (0..{num - 1})")
+    with nogil:
+        for i in range(n):
+            r = rows[i]
+            m = 0
+            for j in range(chars_offsets[r], chars_offsets[r + 1]):
+                c = <int>chars[j] - 48
+                m += 0 <= c < 32
+            o[i] = m
+    return out
+
+
+def string_rles_into(const uint8_t[::1] kind, const int64_t[:, ::1] size, const int64_t[::1] chars_offsets,
+                     const uint8_t[::1] chars, const int64_t[::1] rows, const int64_t[::1] offsets,
+                     uint32_t[::1] counts, int64_t[:, ::1] sizes, double[:, ::1] boxes, uint32_t[::1] areas,
+                     Py_ssize_t first, Py_ssize_t last):
+    """Decodes the compressed strings of records rows[first:last] (kind 2 only) into
+    counts[offsets[i]:offsets[i + 1]] (offsets from string_counts), their sizes into sizes[i], and
+    their geometry (see geometry_into) into boxes[i] and areas[i] while the counts are in cache.
+    Returns -1, or the first position i whose record this cannot take (another kind, an invalid
+    string or size, counts not summing to h * w): the general path then handles the set. Releases
+    the GIL: disjoint ranges may run in parallel threads."""
+    cdef Py_ssize_t i, r, m, num = kind.shape[0], bad = -1
+    cdef int64_t total, h, w
+    cdef Py_ssize_t error_at
+    cdef const char* text = <const char*>&chars[0] if chars.shape[0] else NULL
+    cdef uint32_t* out = &counts[0] if counts.shape[0] else NULL
+    if not (0 <= first <= last <= rows.shape[0] and offsets.shape[0] == rows.shape[0] + 1
+            and sizes.shape[0] == rows.shape[0] and sizes.shape[1] == 2 and counts.shape[0] >= offsets[last]
+            and boxes.shape[0] == rows.shape[0] and boxes.shape[1] == 4 and areas.shape[0] == rows.shape[0]
+            and chars_offsets.shape[0] == num + 1 and size.shape[0] == num):
+        raise ValueError("string_rles_into: rows, offsets or outputs do not match")
+    for i in range(first, last):
+        if not (0 <= rows[i] < num and offsets[i] <= offsets[i + 1]):
+            raise ValueError(f"string_rles_into: rows[{i}] or its offsets are out of range")
+    with nogil:
+        for i in range(first, last):
+            r = rows[i]
+            h, w = size[r, 0], size[r, 1]
+            if kind[r] != 2 or h < 0 or w < 0 or h > _MAX_PIXELS or w > _MAX_PIXELS or h * w > _MAX_PIXELS:
+                bad = i
+                break
+            # the decoder writes one count per character string_counts counted, never more
+            m = _read_string(text + chars_offsets[r], chars_offsets[r + 1] - chars_offsets[r],
+                             out + offsets[i], &total, &error_at)
+            if m != offsets[i + 1] - offsets[i] or total != h * w:
+                bad = i
+                break
+            sizes[i, 0] = h
+            sizes[i, 1] = w
+            areas[i] = _geometry_one(out + offsets[i], m, <uint32_t>h, &boxes[i, 0])
+    return bad
+
+
 cdef object _adopt(_Counts* c):
     """The buffer's counts as a uint32 array that owns (and will free) the memory; c is emptied."""
     cdef uint32_t* data = <uint32_t*> realloc(c.data, (c.size if c.size else 1) * sizeof(uint32_t))

@@ -34,13 +34,16 @@ def image_sizes_of(image_sizes: Optional[tuple], image_id: np.ndarray) -> Tuple[
     return np.where(known, heights[rows], -1), np.where(known, widths[rows], -1)
 
 
-def native_rles(cols: dict, rows: np.ndarray) -> Optional[tuple]:
-    """RLE table (counts, offsets, sizes) of file rows ``rows`` from the scanner's segmentation
-    columns, or None when some record needs the general path (or there are no such columns)."""
+def native_rles(cols: dict, rows: np.ndarray) -> Optional[Tuple[tuple, tuple]]:
+    """(RLE table (counts, offsets, sizes), its geometry (boxes, areas)) of file rows ``rows``
+    from the scanner's segmentation columns, or None when some record needs the general path (or
+    there are no such columns)."""
     seg = cols.get("segmentation")
     if seg is None or "record_parts" not in seg:  # not read by the scanner (e.g. box result dicts)
         return None
     rows = np.ascontiguousarray(rows, dtype=np.int64)
+    if len(rows) and (seg["kind"][rows] == _cy_mask.SEGM_RLE_STRING).all():
+        return _string_rles(seg, rows)
     heights, widths = image_sizes_of(cols.get("image_sizes"), cols["image_id"][rows])
     # work per record: its string's length, or its number of coordinates / run lengths
     work = np.diff(seg["chars_offsets"])[rows] + np.diff(seg["part_offsets"][seg["record_parts"]])[rows]
@@ -54,10 +57,28 @@ def native_rles(cols: dict, rows: np.ndarray) -> Optional[tuple]:
     if any(bad >= 0 for *_, bad in parts):
         return None
     if len(parts) == 1:
-        return parts[0][:3]
-    shifts = np.cumsum([0] + [len(counts) for counts, *_ in parts[:-1]])
-    offsets = np.concatenate([parts[0][1][:1]] + [off[1:] + shift for (_, off, *_), shift in zip(parts, shifts)])
-    return (np.concatenate([p[0] for p in parts]), offsets, np.concatenate([p[2] for p in parts]))
+        table = parts[0][:3]
+    else:
+        shifts = np.cumsum([0] + [len(counts) for counts, *_ in parts[:-1]])
+        offsets = np.concatenate([parts[0][1][:1]] + [off[1:] + shift for (_, off, *_), shift in zip(parts, shifts)])
+        table = (np.concatenate([p[0] for p in parts]), offsets, np.concatenate([p[2] for p in parts]))
+    return table, rle_geometry(table)
+
+
+def _string_rles(seg: dict, rows: np.ndarray) -> Optional[Tuple[tuple, tuple]]:
+    """native_rles of compressed strings only (the usual mask results): their counts are counted
+    first, so each thread decodes its range straight into the one table (no parts to join), and
+    takes each mask's geometry while its counts are in cache."""
+    n = len(rows)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(_cy_mask.string_counts(seg["chars_offsets"], seg["chars"], rows), out=offsets[1:])
+    counts = np.empty(int(offsets[-1]), dtype=np.uint32)
+    sizes = np.empty((n, 2), dtype=np.int64)
+    boxes, areas = np.empty((n, 4)), np.empty(n, np.uint32)
+    bad = _in_parallel(lambda first, last: _cy_mask.string_rles_into(
+        seg["kind"], seg["size"], seg["chars_offsets"], seg["chars"], rows, offsets, counts, sizes, boxes, areas,
+        first, last), offsets[1:], min_work=20_000)
+    return None if any(b >= 0 for b in bad) else ((counts, offsets, sizes), (boxes, areas))
 
 
 def rle_geometry(table: tuple) -> tuple:
@@ -70,15 +91,17 @@ def rle_geometry(table: tuple) -> tuple:
     return boxes, areas
 
 
-def _rle_table(coco, cols: dict, rows: np.ndarray, name: str) -> Tuple[tuple, np.ndarray]:
-    """(RLE table, table row of each of ``rows``) for the annotations at file rows ``rows``."""
+def _rle_table(coco, cols: dict, rows: np.ndarray, name: str) -> Tuple[tuple, np.ndarray, tuple]:
+    """(RLE table, table row of each of ``rows``, the table's geometry) for the annotations at
+    file rows ``rows``."""
     if "rle" in cols:  # results: converted once when they were loaded
-        return cols["rle"], rows
-    table = native_rles(cols, rows)
-    if table is None:
+        return cols["rle"], rows, cols["rle_geometry"] if "rle_geometry" in cols else rle_geometry(cols["rle"])
+    converted = native_rles(cols, rows)
+    if converted is None:
         anns = cols["dicts"] if "dicts" in cols else coco.dataset["annotations"]
         table = _cy_mask.parse([coco.annToRLE(anns[r]) for r in rows.tolist()], name)
-    return table, np.arange(len(rows), dtype=np.int64)
+        converted = table, rle_geometry(table)
+    return converted[0], np.arange(len(rows), dtype=np.int64), converted[1]
 
 
 def segm_overlaps(coco_gt, coco_dt, gt: dict, dt: dict, run: dict, max_det: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -94,8 +117,8 @@ def segm_overlaps(coco_gt, coco_dt, gt: dict, dt: dict, run: dict, max_det: int)
     both = (d_count > 0) & (g_count > 0)
     dets = d_order[np.repeat(both, d_count)]  # the cells' detections and gts, cell after cell
     gts = g_order[np.repeat(both, g_count)]
-    d_table, d_rows = _rle_table(coco_dt, dt, _file_rows(run["dt_rows"], dets), "detections")
-    g_table, g_rows = _rle_table(coco_gt, gt, _file_rows(run["gt_rows"], gts), "ground truths")
+    d_table, d_rows, d_geometry = _rle_table(coco_dt, dt, _file_rows(run["dt_rows"], dets), "detections")
+    g_table, g_rows, g_geometry = _rle_table(coco_gt, gt, _file_rows(run["gt_rows"], gts), "ground truths")
     d_cells = np.concatenate([[0], np.cumsum(d_count[both])])
     g_cells = np.concatenate([[0], np.cumsum(g_count[both])])
     blocks = d_count[both] * g_count[both]
@@ -104,8 +127,6 @@ def segm_overlaps(coco_gt, coco_dt, gt: dict, dt: dict, run: dict, max_det: int)
     block_offsets[both] = ends - blocks
     flat = np.empty(int(ends[-1]) if len(ends) else 0, np.float64)
     crowd = np.ascontiguousarray(run["gt"]["iscrowd"][gts], dtype=np.uint8)
-    d_geometry = dt["rle_geometry"] if "rle_geometry" in dt else rle_geometry(d_table)
-    g_geometry = rle_geometry(g_table)
 
     def fill(first: int, last: int) -> None:
         start = int(ends[first - 1]) if first else 0

@@ -330,10 +330,11 @@ class COCO:
         elif kind == "segm":
             from detkit.eval._segm import native_rles, rle_geometry
 
-            extra["rle"] = rle = native_rles(cols, np.arange(n)) if rle is None else rle
-            if rle is None:
+            converted = native_rles(cols, np.arange(n)) if rle is None else (rle, rle_geometry(rle))
+            if converted is None:
                 return None
-            extra["rle_geometry"] = boxes, areas = rle_geometry(rle)
+            extra["rle"], extra["rle_geometry"] = converted
+            boxes, areas = converted[1]
             area = areas.astype(np.float64)
             has = cols["has_bbox"].astype(bool)[:, None]
             cols = dict(cols, bbox=np.where(has, cols["bbox"], boxes))

@@ -10,8 +10,10 @@ import json
 import numpy as np
 import pytest
 
+from detkit import _C
 from detkit.eval import COCO, COCOeval
 from detkit.eval._segm import native_rles
+from detkit.eval.coco import _parse_file
 from tests.eval.test_coco import _pc_coco, _quiet, assert_eval_imgs_equal, assert_same, evaluate_both
 
 pc_mask = pytest.importorskip("pycocotools.mask")
@@ -138,18 +140,25 @@ def test_native_rles_equal_ann_to_rle(tmp_path, seed):
     from detkit import _cy_mask
 
     gt, dt = make_segm_dataset(seed + 10, box_lists=True)
-    gt_path, _ = _write(tmp_path, gt, dt)
-    cols = COCO(gt_path)._eval_columns()
-    rows = np.arange(len(gt["annotations"]))[::-1].copy()  # any order
-    counts, offsets, sizes = native_rles(cols, rows)
-    # the dict path's annToRLE is the oracle (byte-identical to pycocotools', see test_mask.py,
-    # which has no box lists)
+    gt_path, dt_path = _write(tmp_path, gt, dt)
     ref = COCO(copy.deepcopy(gt))
-    for j, r in enumerate(rows):
-        rle = ref.annToRLE(ref.dataset["annotations"][r])
-        want = rle["counts"].encode() if isinstance(rle["counts"], str) else rle["counts"]
-        assert sizes[j].tolist() == list(rle["size"])
-        assert _cy_mask.counts_to_bytes(np.ascontiguousarray(counts[offsets[j]:offsets[j + 1]])) == want
+    # ground truths of every kind (general conversion), and results: compressed strings only,
+    # decoded straight into the table with their geometry
+    sources = ((COCO(gt_path)._eval_columns(), ref.dataset["annotations"]),
+               (_parse_file(dt_path, _C.coco_parse_results), dt))
+    for cols, anns in sources:
+        rows = np.arange(len(anns))[::-1].copy()  # any order
+        (counts, offsets, sizes), (boxes, areas) = native_rles(cols, rows)
+        # the dict path's annToRLE is the oracle (byte-identical to pycocotools', see test_mask.py,
+        # which has no box lists)
+        for j, r in enumerate(rows):
+            rle = ref.annToRLE(anns[r])
+            want = rle["counts"].encode() if isinstance(rle["counts"], str) else rle["counts"]
+            assert sizes[j].tolist() == list(rle["size"])
+            assert _cy_mask.counts_to_bytes(np.ascontiguousarray(counts[offsets[j]:offsets[j + 1]])) == want
+            pc_rle = {"size": list(rle["size"]), "counts": want}
+            assert areas[j] == pc_mask.area(pc_rle)
+            assert boxes[j].tolist() == pc_mask.toBbox(pc_rle).tolist()
 
 
 def test_rle_strings_with_escapes_are_read_exactly(tmp_path):
