@@ -106,7 +106,7 @@ py::dict evaluate_binding(const py::dict& gt, const py::dict& dt, int64_t num_ce
                           const std::vector<double>& iou_thresholds, const std::vector<double>& area_ranges,
                           int64_t max_det, const std::vector<double>& kpt_vars, py::object precomputed,
                           py::object precomputed_offsets, bool zero_id_quirk, bool no_overlaps,
-                          bool keep_details) {
+                          bool keep_details, int64_t num_images) {
   if (iou_type < 0 || iou_type > 2) throw py::value_error("iou_type must be 0, 1 or 2");
   const int64_t kpt_width = iou_type == 1 ? 3 * static_cast<int64_t>(kpt_vars.size()) : 0;
   const GtArrays g = gt_arrays(gt, kpt_width);
@@ -115,6 +115,7 @@ py::dict evaluate_binding(const py::dict& gt, const py::dict& dt, int64_t num_ce
   check_cells(d.cell.data(), d.cell.shape(0), num_cells, "dt");
   CocoEvalOptions opt;
   opt.num_cells = num_cells;
+  opt.num_images = num_images;
   opt.iou_type = static_cast<CocoIouType>(iou_type);
   opt.iou_thresholds = iou_thresholds;
   if (area_ranges.size() % 2) throw py::value_error("area_ranges must hold (lo, hi) pairs");
@@ -307,7 +308,7 @@ void bind_coco_eval(py::module_& m) {
   m.def("coco_evaluate", &evaluate_binding, py::arg("gt"), py::arg("dt"), py::arg("num_cells"),
         py::arg("iou_type"), py::arg("iou_thresholds"), py::arg("area_ranges"), py::arg("max_det"),
         py::arg("kpt_vars"), py::arg("precomputed"), py::arg("precomputed_offsets"),
-        py::arg("zero_id_quirk"), py::arg("no_overlaps"), py::arg("keep_details"));
+        py::arg("zero_id_quirk"), py::arg("no_overlaps"), py::arg("keep_details"), py::arg("num_images") = 0);
   m.def("coco_accumulate", &accumulate_binding, py::arg("dt_offsets"), py::arg("dt_score"), py::arg("status"),
         py::arg("npig"), py::arg("num_areas"), py::arg("num_thresholds"), py::arg("num_images"),
         py::arg("categories"), py::arg("areas"), py::arg("max_dets"), py::arg("images"),

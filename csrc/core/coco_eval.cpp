@@ -252,11 +252,13 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
   double lowest = T > 0 ? *std::min_element(thresholds.begin(), thresholds.end()) : 0.0;
   if (std::any_of(thresholds.begin(), thresholds.end(), [](double v) { return std::isnan(v); })) lowest = 0.0;
 
+  const int64_t I = opt.num_images > 0 && C % opt.num_images == 0 ? opt.num_images : C, K = C / I;
   parallel_for(C, 256, [&](int64_t begin, int64_t end) {
     std::vector<double> overlaps;
     std::vector<int64_t> order, cand, cand_offsets;
     std::vector<uint8_t> ig, taken;
-    for (int64_t c = begin; c < end; ++c) {
+    for (int64_t x = begin; x < end; ++x) {
+      const int64_t c = (x % K) * I + x / K;  // image x / K, category x % K
       const int64_t g0 = gt_offsets[c], G = gt_offsets[c + 1] - g0;
       const int64_t d0 = st.dt_offsets[c], D = st.dt_offsets[c + 1] - d0;
       if (G == 0 && D == 0) continue;

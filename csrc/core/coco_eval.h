@@ -50,6 +50,10 @@ struct CocoDtColumns {
 
 struct CocoEvalOptions {
   int64_t num_cells = 0;
+  // I when cells are k * I + i (category k, image i): they are then visited image by image, in
+  // the order a file's records usually come, so a cell's rows are near the previous cell's in
+  // memory. 0 visits them in index order. The results do not depend on it.
+  int64_t num_images = 0;
   CocoIouType iou_type = CocoIouType::kBox;
   std::vector<double> iou_thresholds;          // T
   std::vector<double> area_ranges;             // (A, 2) lo, hi

@@ -81,7 +81,7 @@ def merge_runs(runs: List[dict], params: list) -> Tuple[dict, object]:
         dt={key: np.concatenate([c[key] for c in dt_cols]) for key in dt_cols[0]},
         state={"dt_offsets": offsets, "dt_index": dt_index, "dt_score": dt_score,
                "status": np.ascontiguousarray(status), "npig": npig.reshape(-1)},
-        options=dict(runs[0]["options"], num_cells=C),
+        options=dict(runs[0]["options"], num_cells=C, num_images=I),
     )
     merged.pop("gt_rows", None)
     merged.pop("dt_rows", None)

@@ -152,7 +152,7 @@ class COCOeval:
         self.params = p
         run = _prepare(self.cocoGt, self.cocoDt, p, self.use_ignore_flag)
         run["options"] = dict(
-            num_cells=run["num_cells"], iou_thresholds=[float(t) for t in p.iouThrs],
+            num_cells=run["num_cells"], num_images=run["I"], iou_thresholds=[float(t) for t in p.iouThrs],
             area_ranges=[float(v) for rng in p.areaRng for v in rng], max_det=int(p.maxDets[-1]),
             zero_id_quirk=not self.fix_zero_ids)
         run["state"] = _native_evaluate(run, keep_details=False)
