@@ -332,8 +332,8 @@ def _traversal_rows(cols: dict, img_pos: np.ndarray, p: Params) -> Tuple[np.ndar
     rows = None  # identity: file order
     ids = cols["id"]
     unique = cols.get("ids_unique")
-    if unique is None:
-        unique = len(np.unique(ids)) == n
+    if unique is None:  # rising ids (the usual file) are unique without a hash pass
+        unique = bool((ids[1:] > ids[:-1]).all()) or len(np.unique(ids)) == n
     if not unique:
         rows = np.arange(n, dtype=np.int64)
         keep = img_pos >= 0
