@@ -242,6 +242,19 @@ py::dict segmentation_dict(CocoSegmentations&& seg) {
   return out;
 }
 
+// (boxes (n, 4), areas (n,)) of an (n, width) float64 keypoint array (see keypoint_boxes).
+py::tuple keypoint_boxes_binding(const py::array_t<double, py::array::c_style | py::array::forcecast>& keypoints) {
+  if (keypoints.ndim() != 2 || keypoints.shape(1) < 2)
+    throw py::value_error("keypoints must be an (n, width) array with width >= 2");
+  const int64_t n = keypoints.shape(0), width = keypoints.shape(1);
+  py::array_t<double> boxes({n, int64_t{4}}), areas(n);
+  {
+    py::gil_scoped_release release;
+    keypoint_boxes(keypoints.data(), n, width, boxes.mutable_data(), areas.mutable_data());
+  }
+  return py::make_tuple(boxes, areas);
+}
+
 py::object parse_results_binding(const py::buffer& data, bool release_parsed_pages) {
   const py::buffer_info info = data.request();
   CocoResultColumns c;
@@ -316,6 +329,7 @@ void bind_coco_eval(py::module_& m) {
   m.def("coco_sort_detections", &sort_detections_binding, py::arg("cell"), py::arg("score"),
         py::arg("num_cells"), py::arg("max_det"));
   // release_parsed_pages: only for a read-only shared file mapping (see coco_json.h)
+  m.def("keypoint_boxes", &keypoint_boxes_binding, py::arg("keypoints"));
   m.def("coco_parse_results", &parse_results_binding, py::arg("data"), py::arg("release_parsed_pages") = false);
   m.def("coco_parse_instances", &parse_instances_binding, py::arg("data"), py::arg("release_parsed_pages") = false);
 }

@@ -159,6 +159,32 @@ void oks_overlaps(const CocoGtColumns& gt, const int64_t* gt_rows, int64_t g_n, 
 
 }  // namespace
 
+void keypoint_boxes(const double* keypoints, int64_t n, int64_t width, double* boxes, double* areas) {
+  parallel_for(n, 4096, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const double* row = keypoints + i * width;
+      double lo[2] = {row[0], row[1]}, hi[2] = {row[0], row[1]};
+      bool nan[2] = {std::isnan(row[0]), std::isnan(row[1])};
+      for (int64_t j = 3; j < width; ++j) {
+        const int axis = static_cast<int>(j % 3);
+        if (axis == 2) continue;
+        const double v = row[j];
+        nan[axis] |= std::isnan(v);
+        if (v < lo[axis]) lo[axis] = v;
+        if (v > hi[axis]) hi[axis] = v;
+      }
+      for (int axis = 0; axis < 2; ++axis)
+        if (nan[axis]) lo[axis] = hi[axis] = std::numeric_limits<double>::quiet_NaN();
+      double* box = boxes + 4 * i;
+      box[0] = lo[0];
+      box[1] = lo[1];
+      box[2] = hi[0] - lo[0];
+      box[3] = hi[1] - lo[1];
+      areas[i] = (hi[0] - lo[0]) * (hi[1] - lo[1]);
+    }
+  });
+}
+
 double numpy_pairwise_sum(const double* a, int64_t n) {
   if (n < 8) {
     double res = 0.;

@@ -126,4 +126,9 @@ void coco_accumulate(const CocoStateView& state, const CocoAccumulateOptions& op
 // numpy's pairwise summation order (np.sum of a float64 vector), for bit-identical sums.
 double numpy_pairwise_sum(const double* a, int64_t n);
 
+// pycocotools' loadRes box and area of keypoint results: for each (width,) row of keypoints
+// (x, y, v, x, y, v, ...; width >= 2), with x0 = min(x), x1 = max(x) and likewise y (NaN if any
+// is NaN, as np.min), box = [x0, y0, x1 - x0, y1 - y0] and area = (x1 - x0) * (y1 - y0).
+void keypoint_boxes(const double* keypoints, int64_t n, int64_t width, double* boxes, double* areas);
+
 }  // namespace detkit

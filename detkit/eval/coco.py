@@ -293,7 +293,9 @@ class COCO:
             raise ValueError(f"results must be a list of objects, got {type(anns).__name__}")
         cols = _result_columns_of_dicts(anns)  # box and keypoint results: columns, dicts completed later
         if cols is not None and self._fast_results_ok(cols):
-            return self._results_from_columns(cols, _Loader(None, self, anns=anns))
+            res = self._results_from_columns(cols, _Loader(None, self, anns=anns))
+            if res is not None:
+                return res
         return self._results_from_dicts(anns)
 
     def _result_header(self) -> dict:
@@ -317,8 +319,9 @@ class COCO:
     def _results_from_columns(self, cols: dict, load_dicts) -> "COCO":
         """A result COCO in column mode, with areas and boxes as pycocotools' loadRes computes
         them: box records (area = w * h), mask records (area and missing boxes from the mask)
-        or keypoint records (box and area from the keypoints' extent). None when a mask needs the
-        general path (the caller then reads the dicts)."""
+        or keypoint records (box and area from the keypoints' extent). None when a mask, or a
+        keypoint list without an (x, y) pair, needs the general path (the caller then reads the
+        dicts)."""
         n = len(cols["image_id"])
         gt = self._eval_columns()
         kind = "bbox" if "has_bbox" not in cols or cols["has_bbox"][0] else \
@@ -339,11 +342,10 @@ class COCO:
             has = cols["has_bbox"].astype(bool)[:, None]
             cols = dict(cols, bbox=np.where(has, cols["bbox"], boxes))
         else:
-            kp = cols["keypoints"]
-            x, y = kp[:, 0::3], kp[:, 1::3]
-            x0, x1, y0, y1 = x.min(axis=1), x.max(axis=1), y.min(axis=1), y.max(axis=1)
-            cols = dict(cols, bbox=np.stack([x0, y0, x1 - x0, y1 - y0], axis=1))
-            area = (x1 - x0) * (y1 - y0)
+            if cols["keypoints"].ndim != 2 or cols["keypoints"].shape[1] < 2:
+                return None  # no (x, y) pair: the dict path fails as pycocotools does
+            boxes, area = _C.keypoint_boxes(cols["keypoints"])
+            cols = dict(cols, bbox=boxes)
         _check_result_columns(cols, gt, require_box=kind == "bbox")
         res = COCO.__new__(COCO)
         res._dataset = None

@@ -392,6 +392,55 @@ def test_quirk_keypoint_results_get_area_and_bbox_from_keypoint_extent():
     assert dk.anns[1]["bbox"] == pc.anns[1]["bbox"]
 
 
+def test_keypoint_result_columns_get_pycocotools_area_and_bbox(tmp_path):
+    # the native path's columns (what evaluation reads), not only the dicts built on demand
+    gt, dt = make_dataset(302, keypoints=17)
+    dt[0]["keypoints"][3] = -0.5  # negative and zero coordinates in the extent
+    dt[1]["keypoints"][:6] = [0, 0, 0, 0, 0, 0]
+    (tmp_path / "dt.json").write_text(json.dumps(dt))
+    dk = COCO(copy.deepcopy(gt)).loadRes(str(tmp_path / "dt.json"))
+    pc = _quiet(_pc_coco(gt).loadRes, copy.deepcopy(dt))[0]
+    cols = dk._eval_columns()
+    assert dk._dataset is None  # columns only
+    want = [pc.anns[i + 1] for i in range(len(dt))]
+    assert np.array_equal(cols["area"], [a["area"] for a in want])
+    assert np.array_equal(cols["bbox"], [a["bbox"] for a in want])
+
+
+@pytest.mark.parametrize("width", [2, 3, 4, 5, 51])
+def test_keypoint_boxes_kernel_equals_numpy(width):
+    from detkit import _C
+
+    rng = np.random.default_rng(width)
+    kp = rng.normal(0, 100, (300, width)).round(1)
+    kp[rng.random(kp.shape) < 0.2] = 0.0
+    kp[3, 0] = np.nan  # NaN propagates as np.min / np.max do
+    kp[4, -1] = np.inf
+    kp[5, :] = -np.inf
+    x, y = kp[:, 0::3], kp[:, 1::3]
+    x0, x1, y0, y1 = x.min(axis=1), x.max(axis=1), y.min(axis=1), y.max(axis=1)
+    with np.errstate(invalid="ignore"):  # inf - inf
+        want_boxes = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)
+        want_area = (x1 - x0) * (y1 - y0)
+    boxes, areas = _C.keypoint_boxes(kp)
+    assert np.array_equal(boxes, want_boxes, equal_nan=True)
+    assert np.array_equal(areas, want_area, equal_nan=True)
+    assert _C.keypoint_boxes(np.zeros((0, width)))[0].shape == (0, 4)
+    with pytest.raises(ValueError, match="width >= 2"):
+        _C.keypoint_boxes(np.zeros((3, 1)))
+
+
+@pytest.mark.parametrize("as_file", [False, True])
+def test_keypoint_results_without_coordinates_fail_as_pycocotools(tmp_path, as_file):
+    gt, _ = _tiny([{"bbox": [0, 0, 10, 10]}], [])
+    res = [{"image_id": 1, "category_id": 1, "keypoints": [], "score": 0.5}]
+    with pytest.raises(ValueError):
+        _quiet(_pc_coco(gt).loadRes, copy.deepcopy(res))
+    (tmp_path / "dt.json").write_text(json.dumps(res))
+    with pytest.raises(ValueError):
+        COCO(copy.deepcopy(gt)).loadRes(str(tmp_path / "dt.json") if as_file else copy.deepcopy(res))
+
+
 def test_quirk_summarize_without_100_dets_reports_minus_one():
     gt, dt = make_dataset(3)
 
