@@ -279,10 +279,12 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
   if (std::any_of(thresholds.begin(), thresholds.end(), [](double v) { return std::isnan(v); })) lowest = 0.0;
 
   const int64_t I = opt.num_images > 0 && C % opt.num_images == 0 ? opt.num_images : C, K = C / I;
+  const bool zero_id_quirk = opt.zero_id_quirk, keep_details = opt.keep_details;
   parallel_for(C, 256, [&](int64_t begin, int64_t end) {
     std::vector<double> overlaps;
     std::vector<int64_t> order, cand, cand_offsets;
-    std::vector<uint8_t> ig, taken;
+    std::vector<double> cand_overlap;
+    std::vector<uint8_t> ig, taken, crowd;
     for (int64_t x = begin; x < end; ++x) {
       const int64_t c = (x % K) * I + x / K;  // image x / K, category x % K
       const int64_t g0 = gt_offsets[c], G = gt_offsets[c + 1] - g0;
@@ -337,10 +339,14 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
             st.gt_ignore[a * total_gt + g0 + p] = ig[p];
           }
         // Candidates: per detection, the gt positions whose overlap is not below the lowest
-        // threshold (the others never match; a NaN overlap matches anything after it, so a NaN
-        // makes every position a candidate).
+        // threshold with that overlap (the others never match; a NaN overlap matches anything
+        // after it, so a NaN makes every position a candidate). The matching loop below then
+        // reads only these local arrays, by position.
         cand_offsets.assign(D + 1, 0);
         cand.clear();
+        cand_overlap.clear();
+        crowd.resize(G);
+        for (int64_t p = 0; p < G; ++p) crowd[p] = gt.iscrowd[grows[order[p]]] != 0;
         if (have_overlaps)
           for (int64_t d = 0; d < D; ++d) {
             const double* row = ov + d * G;
@@ -348,45 +354,62 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
             for (int64_t p = 0; p < G; ++p) {
               const double o = row[order[p]];
               any_nan |= std::isnan(o);
-              if (!(o < lowest)) cand.push_back(p);
+              if (!(o < lowest)) {
+                cand.push_back(p);
+                cand_overlap.push_back(o);
+              }
             }
             if (any_nan) {
               cand.resize(cand_offsets[d]);
-              for (int64_t p = 0; p < G; ++p) cand.push_back(p);
+              cand_overlap.resize(cand_offsets[d]);
+              for (int64_t p = 0; p < G; ++p) {
+                cand.push_back(p);
+                cand_overlap.push_back(row[order[p]]);
+              }
             }
             cand_offsets[d + 1] = static_cast<int64_t>(cand.size());
           }
+        // the loop reads and writes through locals only: a byte store may alias any member or
+        // captured value, which would then be reloaded at every step
+        taken.resize(G);
+        uint8_t* tk = taken.data();
+        uint8_t* status = st.status.data() + d0 * A * T + a * T;
+        const uint8_t *is_crowd = crowd.data(), *is_ig = ig.data();
+        const int64_t* cand_p = cand.data();
+        const int64_t* cand_at = cand_offsets.data();
+        const double* cand_o = cand_overlap.data();
+        const double* dt_area = dt.area;
+        const int64_t *gt_id = gt.id, *dt_id = dt.id, *gt_order = order.data();
+        const bool quirk = zero_id_quirk, details = keep_details;
         for (int64_t t = 0; t < T; ++t) {
-          taken.assign(G, 0);
+          std::fill(tk, tk + G, 0);
+          const double threshold = thresholds[t];
           for (int64_t d = 0; d < D; ++d) {
             const int64_t dr = drows[d];
             int64_t m = -1;
-            if (have_overlaps) {
-              double best = thresholds[t];
-              for (int64_t q = cand_offsets[d]; q < cand_offsets[d + 1]; ++q) {
-                const int64_t p = cand[q];
-                const int64_t g = order[p];
-                if (taken[p] && !gt.iscrowd[grows[g]]) continue;
-                if (m > -1 && !ig[m] && ig[p]) break;
-                const double o = ov[d * G + g];
-                if (o < best) continue;
-                best = o;
-                m = p;
-              }
+            double best = threshold;
+            for (int64_t q = cand_at[d]; q < cand_at[d + 1]; ++q) {
+              const int64_t p = cand_p[q];
+              if (tk[p] && !is_crowd[p]) continue;
+              if (m > -1 && !is_ig[m] && is_ig[p]) break;
+              const double o = cand_o[q];
+              if (o < best) continue;
+              best = o;
+              m = p;
             }
-            const bool out_of_range = dt.area[dr] < lo || dt.area[dr] > hi;
+            const bool out_of_range = dt_area[dr] < lo || dt_area[dr] > hi;
             bool matched = false, ignored = out_of_range;
             if (m > -1) {
-              const int64_t gr = grows[order[m]];
-              matched = !opt.zero_id_quirk || gt.id[gr] != 0;
-              ignored = ig[m] || (!matched && out_of_range);
-              if (!opt.zero_id_quirk || dt.id[dr] > 0) taken[m] = 1;
-              if (opt.keep_details) {
+              const int64_t gr = grows[gt_order[m]];
+              matched = !quirk || gt_id[gr] != 0;
+              ignored = is_ig[m] || (!matched && out_of_range);
+              if (!quirk || dt_id[dr] > 0) tk[m] = 1;
+              if (details) {
                 st.dt_match[((d0 + d) * A + a) * T + t] = gr;
                 st.gt_match[(a * total_gt + g0 + m) * T + t] = dr;
               }
             }
-            st.status[((d0 + d) * A + a) * T + t] = static_cast<uint8_t>(matched | (ignored << 1));
+            status[d * A * T + t] = static_cast<uint8_t>(matched | (ignored << 1));
           }
         }
       }
