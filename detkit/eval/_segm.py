@@ -145,7 +145,9 @@ def _file_rows(rows: Optional[np.ndarray], picked: np.ndarray) -> np.ndarray:
 def _in_parallel(fn, ends: np.ndarray, min_work: int = 200_000) -> list:
     """[fn(first, last), ...] over ranges of the items whose cumulative work is ``ends``: one
     range, or one per thread of about equal work (fn must release the GIL) when there is at
-    least ``min_work`` per thread."""
+    least ``min_work`` per thread. The calling thread runs the first range itself; the others go
+    to long-lived worker threads (starting threads per call delayed the second range by
+    milliseconds, as much as the work itself)."""
     from detkit import get_num_threads
 
     n = len(ends)
@@ -153,9 +155,28 @@ def _in_parallel(fn, ends: np.ndarray, min_work: int = 200_000) -> list:
     threads = min(get_num_threads(), max(1, total // min_work))
     if threads <= 1:
         return [fn(0, n)]
-    from concurrent.futures import ThreadPoolExecutor
-
     cuts = np.searchsorted(ends, np.arange(1, threads) * (total / threads))
     bounds = [0, *sorted({int(c) for c in cuts if 0 < c < n}), n]
-    with ThreadPoolExecutor(len(bounds) - 1) as pool:
-        return list(pool.map(lambda r: fn(*r), zip(bounds[:-1], bounds[1:])))
+    others = [_workers(len(bounds) - 2).submit(fn, first, last) for first, last in zip(bounds[1:-1], bounds[2:])]
+    try:
+        head = fn(bounds[0], bounds[1])
+    finally:
+        rest = [f.result() for f in others]  # every range has finished before an error propagates
+    return [head, *rest]
+
+
+_pool: Optional[tuple] = None  # (process id, thread count, executor)
+
+
+def _workers(count: int):
+    """A thread pool of at least ``count`` threads, kept for later calls. A forked child process
+    (whose copy of the pool has no threads) gets a new one."""
+    global _pool
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    if _pool is None or _pool[0] != os.getpid() or _pool[1] < count:
+        if _pool is not None and _pool[0] == os.getpid():
+            _pool[2].shutdown(wait=False)
+        _pool = (os.getpid(), count, ThreadPoolExecutor(count, thread_name_prefix="detkit-mask"))
+    return _pool[2]

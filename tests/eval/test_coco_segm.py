@@ -305,3 +305,71 @@ def test_cell_iou_kernel_rejects_rows_and_cells_outside_its_tables():
     with pytest.raises(ValueError, match="output do not match"):
         _cy_mask.cell_ious(*table, geometry, ok_rows, ok_cells, *table, geometry, ok_rows, ok_cells, crowd,
                            np.zeros(3), 0, 1)
+
+
+@pytest.fixture
+def two_threads():
+    import detkit
+
+    before = detkit.get_num_threads()
+    detkit.set_num_threads(2)
+    yield
+    detkit.set_num_threads(before)
+
+
+def _ranges(first, last):
+    return (first, last)
+
+
+def test_parallel_ranges_cover_the_items_in_order(two_threads):
+    from detkit.eval._segm import _in_parallel
+
+    ends = np.cumsum(np.arange(1, 101))
+    ranges = _in_parallel(_ranges, ends, min_work=10)
+    assert len(ranges) == 2 and ranges[0][0] == 0 and ranges[-1][1] == 100
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+    # about equal work per range
+    work = [int(ends[b - 1] - (ends[a - 1] if a else 0)) for a, b in ranges]
+    assert abs(work[0] - work[1]) <= 100
+    assert _in_parallel(_ranges, ends, min_work=10**6) == [(0, 100)]
+
+
+def test_parallel_ranges_raise_after_every_range_finished(two_threads):
+    import threading
+
+    from detkit.eval._segm import _in_parallel
+
+    done = []
+
+    def fn(first, last):
+        if first == 0:
+            raise RuntimeError("first range failed")
+        threading.Event().wait(0.05)
+        done.append(first)
+
+    with pytest.raises(RuntimeError, match="first range failed"):
+        _in_parallel(fn, np.arange(1, 101), min_work=10)
+    assert len(done) == 1
+
+
+def _ranges_in_child(queue):
+    from detkit.eval._segm import _in_parallel
+
+    queue.put(_in_parallel(_ranges, np.arange(1, 101), min_work=10))
+
+
+def test_parallel_ranges_work_in_a_forked_child(two_threads):
+    import multiprocessing
+
+    from detkit.eval._segm import _in_parallel
+
+    in_parent = _in_parallel(_ranges, np.arange(1, 101), min_work=10)  # the worker threads exist now
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_ranges_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=20)
+    if child.exitcode is None:
+        child.kill()
+    assert child.exitcode == 0, "the forked child did not finish its parallel ranges"
+    assert queue.get(timeout=5) == in_parent
