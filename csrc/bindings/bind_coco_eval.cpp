@@ -232,6 +232,18 @@ py::array_t<T> matrix(Column<T>&& v, int64_t width) {
 // The segmentation columns (see CocoSegmentations); strings as one bytes object.
 py::dict segmentation_dict(CocoSegmentations&& seg) {
   py::dict out;
+  if (seg.unwritten_absent > 0) {  // no record has a segmentation: zeros, from untouched pages
+    const py::object zeros = py::module_::import("numpy").attr("zeros");
+    const int64_t n = seg.records();
+    out["kind"] = zeros(n, "uint8");
+    out["size"] = zeros(py::make_tuple(n, 2), "int64");
+    out["record_parts"] = zeros(n + 1, "int64");
+    out["part_offsets"] = zeros(1, "int64");
+    out["values"] = zeros(0, "float64");
+    out["chars_offsets"] = zeros(n + 1, "int64");
+    out["chars"] = py::bytes("");
+    return out;
+  }
   out["kind"] = to_numpy(std::move(seg.kind));
   out["size"] = matrix(std::move(seg.size), 2);
   out["record_parts"] = to_numpy(std::move(seg.record_parts));

@@ -628,6 +628,11 @@ bool read_segmentation(Scanner& s, CocoSegmentations& seg, uint8_t& kind, int64_
 
 // Closes record `kind`'s segmentation entries (kAbsent: the record has none).
 void end_segmentation(CocoSegmentations& seg, uint8_t kind, const int64_t* size) {
+  if (kind == kAbsent && seg.kind.empty()) {
+    ++seg.unwritten_absent;
+    return;
+  }
+  seg.write_unwritten();
   seg.kind.push_back(kind);
   seg.size.insert(seg.size.end(), size, size + 2);
   seg.record_parts.push_back(static_cast<int64_t>(seg.part_offsets.size()) - 1);
@@ -635,6 +640,18 @@ void end_segmentation(CocoSegmentations& seg, uint8_t kind, const int64_t* size)
 }
 
 }  // namespace
+
+void CocoSegmentations::write_unwritten() {
+  const auto n = static_cast<size_t>(unwritten_absent);
+  unwritten_absent = 0;
+  if (n == 0) return;
+  kind.insert(kind.end(), n, kAbsent);
+  size.insert(size.end(), 2 * n, 0);
+  // the record's parts and characters are the ones before: none when none has a segmentation
+  const int64_t parts = record_parts.back(), chars_end = chars_offsets.back();
+  record_parts.insert(record_parts.end(), n, parts);
+  chars_offsets.insert(chars_offsets.end(), n, chars_end);
+}
 
 void CocoSegmentations::append_offsets(const CocoSegmentations& other) {
   auto shifted = [](Column<int64_t>& to, const Column<int64_t>& from, int64_t by) {
@@ -888,6 +905,14 @@ int64_t chunk_count(ptrdiff_t bytes) {
 // chunks not yet copied (not twice everything, with the doubling slack of growing vectors).
 template <class Columns>
 void concatenate(std::vector<Columns>& parts, Columns& out) {
+  // records without segmentations stay unwritten only if no chunk has a segmentation
+  int64_t unwritten = 0;
+  for (auto& part : parts) unwritten += part.segmentation.unwritten_absent;
+  if (!std::all_of(parts.begin(), parts.end(), [](const Columns& p) { return p.segmentation.kind.empty(); })) {
+    for (auto& part : parts) part.segmentation.write_unwritten();
+    unwritten = 0;
+  }
+  out.segmentation.unwritten_absent = unwritten;
   for (auto& part : parts) out.segmentation.append_offsets(part.segmentation);
   const size_t n = parts.size();
   if (n == 1) {

@@ -72,6 +72,12 @@ struct CocoSegmentations {
   Column<int64_t> record_parts{0}, part_offsets{0}, chars_offsets{0};
   Column<double> values;   // polygon coordinates or run lengths
   Column<char> chars;      // compressed RLE strings
+  // Records without a segmentation that are not in the per-record columns above: only while no
+  // record of the set has one (box and keypoint files), which then cost no per-record
+  // segmentation memory. write_unwritten() appends them (kind kAbsent, size 0, no parts).
+  int64_t unwritten_absent = 0;
+  int64_t records() const { return static_cast<int64_t>(kind.size()) + unwritten_absent; }
+  void write_unwritten();
   // Appends another record range's offsets (e.g. a chunk parsed by another thread), shifted to
   // follow this one's; the per-record columns are joined by the caller.
   void append_offsets(const CocoSegmentations& other);

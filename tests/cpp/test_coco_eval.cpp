@@ -158,6 +158,52 @@ void test_segmentation_scanner() {
   CHECK(many.segmentation.values[many.segmentation.part_offsets[many.segmentation.record_parts[29998]]] == 29998);
 }
 
+// Records without segmentations are not written out while no record has one; once one does,
+// the earlier ones are, whether they were read by the same chunk or by another thread's.
+void test_absent_segmentations_are_written_only_when_needed() {
+  const std::string lead = "[{\"image_id\": 1, \"category_id\": 2}, {\"image_id\": 1, \"category_id\": 2},"
+                           " {\"image_id\": 1, \"category_id\": 2, \"segmentation\": [[1, 2, 3, 4, 5, 6]]}]";
+  detkit::CocoResultColumns c;
+  CHECK(detkit::parse_coco_results(lead.data(), lead.size(), c));
+  const auto& g = c.segmentation;
+  CHECK(g.unwritten_absent == 0 && g.records() == 3);
+  CHECK((g.kind == detkit::Column<uint8_t>{detkit::kAbsent, detkit::kAbsent, detkit::kPolygons}));
+  CHECK((g.record_parts == detkit::Column<int64_t>{0, 0, 0, 1}));
+  CHECK((g.chars_offsets == detkit::Column<int64_t>{0, 0, 0, 0}));
+  CHECK((g.size == detkit::Column<int64_t>{0, 0, 0, 0, 0, 0}));
+  for (int with_one : {0, 1}) {
+    std::string big = "[";
+    for (int i = 0; i < 30000; ++i) {
+      big += i ? ", " : "";
+      big += "{\"image_id\": 1, \"category_id\": 1, \"score\": 0.5";
+      if (with_one && i == 29990) big += ", \"segmentation\": {\"size\": [4, 5], \"counts\": \"AB\"}";
+      big += "}";
+    }
+    big += "]";
+    detkit::set_num_threads(1);
+    detkit::CocoResultColumns one;
+    CHECK(detkit::parse_coco_results(big.data(), big.size(), one));
+    detkit::set_num_threads(4);
+    detkit::CocoResultColumns many;
+    CHECK(detkit::parse_coco_results(big.data(), big.size(), many));
+    for (const auto* r : {&one, &many}) {
+      const auto& s = r->segmentation;
+      CHECK(s.records() == 30000);
+      CHECK(s.unwritten_absent == (with_one ? 0 : 30000));
+      CHECK(s.kind.size() == (with_one ? 30000u : 0u) && s.record_parts.size() == (with_one ? 30001u : 1u));
+    }
+    CHECK(one.segmentation.kind == many.segmentation.kind && one.segmentation.size == many.segmentation.size);
+    CHECK(one.segmentation.record_parts == many.segmentation.record_parts);
+    CHECK(one.segmentation.chars_offsets == many.segmentation.chars_offsets);
+    CHECK(one.segmentation.chars == many.segmentation.chars);
+    if (with_one) {
+      CHECK(many.segmentation.kind[29990] == detkit::kRleString && many.segmentation.kind[29989] == detkit::kAbsent);
+      CHECK(many.segmentation.chars_offsets[29990] == 0 && many.segmentation.chars_offsets[29991] == 2);
+      CHECK(many.segmentation.size[2 * 29990] == 4 && many.segmentation.size[2 * 29990 + 1] == 5);
+    }
+  }
+}
+
 void test_instances_scanner() {
   const std::string text =
       "{\"info\": {}, \"images\": [{\"id\": 5, \"file_name\": \"a\"}], \"categories\": [{\"id\": 1}],"
@@ -238,6 +284,7 @@ int main() {
   test_pairwise_sum_order();
   test_results_scanner();
   test_segmentation_scanner();
+  test_absent_segmentations_are_written_only_when_needed();
   test_instances_scanner();
   test_number_rounding();
   TEST_MAIN_END();
