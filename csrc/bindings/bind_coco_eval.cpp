@@ -214,7 +214,8 @@ py::tuple sort_detections_binding(const CArray<int64_t>& cell, const CArray<doub
   const int64_t n = cell.shape(0);
   require_length(score, n, "score");
   check_cells(cell.data(), n, num_cells, "dt");
-  std::vector<int64_t> offsets, order;
+  std::vector<int64_t> offsets;
+  Column<int64_t> order;
   {
     py::gil_scoped_release release;
     coco_sort_detections(cell.data(), score.data(), n, num_cells, max_det, offsets, order);

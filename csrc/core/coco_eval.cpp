@@ -15,7 +15,7 @@ namespace {
 
 // Stable counting sort of rows by cell; rows with cell < 0 are dropped.
 void group_by_cell(const int64_t* cell, int64_t n, int64_t num_cells, std::vector<int64_t>& offsets,
-                   std::vector<int64_t>& rows) {
+                   Column<int64_t>& rows) {
   offsets.assign(num_cells + 1, 0);
   for (int64_t r = 0; r < n; ++r) {
     const int64_t c = cell[r];
@@ -23,7 +23,7 @@ void group_by_cell(const int64_t* cell, int64_t n, int64_t num_cells, std::vecto
     if (c >= 0) ++offsets[c + 1];
   }
   for (int64_t c = 0; c < num_cells; ++c) offsets[c + 1] += offsets[c];
-  rows.assign(offsets[num_cells], 0);
+  rows.resize(offsets[num_cells]);  // every entry is written below
   std::vector<int64_t> fill(offsets.begin(), offsets.end() - 1);
   for (int64_t r = 0; r < n; ++r)
     if (cell[r] >= 0) rows[fill[cell[r]]++] = r;
@@ -207,8 +207,9 @@ double numpy_pairwise_sum(const double* a, int64_t n) {
 }
 
 void coco_sort_detections(const int64_t* cell, const double* score, int64_t n, int64_t num_cells,
-                          int64_t max_det, std::vector<int64_t>& offsets, std::vector<int64_t>& order) {
-  std::vector<int64_t> grouped_offsets, grouped;
+                          int64_t max_det, std::vector<int64_t>& offsets, Column<int64_t>& order) {
+  std::vector<int64_t> grouped_offsets;
+  Column<int64_t> grouped;
   group_by_cell(cell, n, num_cells, grouped_offsets, grouped);
   const auto by_score = [score](int64_t a, int64_t b) { return score[a] > score[b]; };
   offsets.assign(num_cells + 1, 0);
@@ -216,7 +217,7 @@ void coco_sort_detections(const int64_t* cell, const double* score, int64_t n, i
     const int64_t size = grouped_offsets[c + 1] - grouped_offsets[c];
     offsets[c + 1] = offsets[c] + std::min(size, std::max<int64_t>(max_det, 0));
   }
-  order.assign(offsets[num_cells], 0);
+  order.resize(offsets[num_cells]);  // every cell's range is written below, by the thread sorting it
   parallel_for(num_cells, 1024, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
       auto first = grouped.begin() + grouped_offsets[c], last = grouped.begin() + grouped_offsets[c + 1];
@@ -243,13 +244,18 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
   st.num_cells = C;
   st.num_areas = A;
   st.num_thresholds = T;
-  std::vector<int64_t> gt_offsets, gt_rows;
+  std::vector<int64_t> gt_offsets;
+  Column<int64_t> gt_rows;
   group_by_cell(gt.cell, gt.n, C, gt_offsets, gt_rows);
   coco_sort_detections(dt.cell, dt.score, dt.n, C, opt.max_det, st.dt_offsets, st.dt_index);
   const int64_t total_dt = st.dt_offsets[C], total_gt = gt_offsets[C];
   st.dt_score.resize(total_dt);
-  for (int64_t j = 0; j < total_dt; ++j) st.dt_score[j] = dt.score[st.dt_index[j]];
-  st.status.assign(total_dt * A * T, 0);
+  parallel_for(total_dt, 1 << 16, [&](int64_t begin, int64_t end) {
+    for (int64_t j = begin; j < end; ++j) st.dt_score[j] = dt.score[st.dt_index[j]];
+  });
+  // every cell's detections get every (area, threshold) status below: the pages are first
+  // touched there, by the thread evaluating the cell, not zeroed here by one thread
+  st.status.resize(total_dt * A * T);
   st.npig.assign(C * A, 0);
   if (opt.keep_details) {
     st.gt_order.assign(A * total_gt, 0);

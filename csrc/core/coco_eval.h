@@ -23,6 +23,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/columns.h"
+
 namespace detkit {
 
 enum class CocoIouType : int { kBox = 0, kKeypoints = 1, kPrecomputed = 2 };
@@ -75,10 +77,10 @@ struct CocoEvalOptions {
 struct CocoEvalState {
   int64_t num_cells = 0, num_areas = 0, num_thresholds = 0;
   std::vector<int64_t> dt_offsets;  // (num_cells + 1,) into dt_index / dt_score
-  std::vector<int64_t> dt_index;    // input row of each evaluated detection
-  std::vector<double> dt_score;
+  Column<int64_t> dt_index;    // input row of each evaluated detection
+  Column<double> dt_score;
   // status[(j * A + a) * T + t]: bit 0 = matched (dtm != 0), bit 1 = ignored.
-  std::vector<uint8_t> status;
+  Column<uint8_t> status;
   std::vector<int64_t> npig;        // (num_cells * A,) non-ignored gts
   // Details (keep_details only):
   std::vector<int64_t> gt_offsets;  // (num_cells + 1,)
@@ -93,7 +95,7 @@ struct CocoEvalState {
 // Indices of each cell's detections, stably sorted by decreasing score and truncated to max_det.
 // offsets has num_cells + 1 entries.
 void coco_sort_detections(const int64_t* cell, const double* score, int64_t n, int64_t num_cells,
-                          int64_t max_det, std::vector<int64_t>& offsets, std::vector<int64_t>& order);
+                          int64_t max_det, std::vector<int64_t>& offsets, Column<int64_t>& order);
 
 CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt,
                             const CocoEvalOptions& opt);
