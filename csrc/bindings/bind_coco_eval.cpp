@@ -255,6 +255,17 @@ py::dict segmentation_dict(CocoSegmentations&& seg) {
   return out;
 }
 
+py::array_t<int64_t> id_positions_binding(const CArray<int64_t>& values, const CArray<int64_t>& ids) {
+  if (values.ndim() != 1 || ids.ndim() != 1) throw py::value_error("values and ids must be 1-d integer arrays");
+  const int64_t n = values.shape(0), m = ids.shape(0);
+  py::array_t<int64_t> out(n);
+  {
+    py::gil_scoped_release release;
+    id_positions(values.data(), n, ids.data(), m, out.mutable_data());
+  }
+  return out;
+}
+
 // (boxes (n, 4), areas (n,)) of an (n, width) float64 keypoint array (see keypoint_boxes).
 py::tuple keypoint_boxes_binding(const py::array_t<double, py::array::c_style | py::array::forcecast>& keypoints) {
   if (keypoints.ndim() != 2 || keypoints.shape(1) < 2)
@@ -343,6 +354,7 @@ void bind_coco_eval(py::module_& m) {
         py::arg("num_cells"), py::arg("max_det"));
   // release_parsed_pages: only for a read-only shared file mapping (see coco_json.h)
   m.def("keypoint_boxes", &keypoint_boxes_binding, py::arg("keypoints"));
+  m.def("id_positions", &id_positions_binding, py::arg("values"), py::arg("ids"));
   m.def("coco_parse_results", &parse_results_binding, py::arg("data"), py::arg("release_parsed_pages") = false);
   m.def("coco_parse_instances", &parse_instances_binding, py::arg("data"), py::arg("release_parsed_pages") = false);
 }

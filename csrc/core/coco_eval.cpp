@@ -159,6 +159,37 @@ void oks_overlaps(const CocoGtColumns& gt, const int64_t* gt_rows, int64_t g_n, 
 
 }  // namespace
 
+void id_positions(const int64_t* values, int64_t n, const int64_t* ids, int64_t m, int64_t* out) {
+  if (m == 0) {
+    std::fill(out, out + n, -1);
+    return;
+  }
+  const auto [lo, hi] = std::minmax_element(ids, ids + m);
+  // a table of hi + 1 entries is worth it while it is not much larger than the inputs
+  if (*lo >= 0 && *hi < 64 * (n + m) + 1024) {
+    const int64_t size = *hi + 1;
+    std::vector<int64_t> table(size, -1);
+    for (int64_t j = 0; j < m; ++j) table[ids[j]] = j;
+    parallel_for(n, 1 << 16, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const int64_t v = values[i];
+        out[i] = v >= 0 && v < size ? table[v] : -1;
+      }
+    });
+    return;
+  }
+  // (id, position) sorted by id, the last position of a repeated id first among its equals
+  std::vector<std::pair<int64_t, int64_t>> sorted(m);
+  for (int64_t j = 0; j < m; ++j) sorted[j] = {ids[j], -j};
+  std::sort(sorted.begin(), sorted.end());
+  parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const auto it = std::lower_bound(sorted.begin(), sorted.end(), std::make_pair(values[i], -m));
+      out[i] = it != sorted.end() && it->first == values[i] ? -it->second : -1;
+    }
+  });
+}
+
 void keypoint_boxes(const double* keypoints, int64_t n, int64_t width, double* boxes, double* areas) {
   parallel_for(n, 4096, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {

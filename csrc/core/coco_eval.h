@@ -128,6 +128,11 @@ void coco_accumulate(const CocoStateView& state, const CocoAccumulateOptions& op
 // numpy's pairwise summation order (np.sum of a float64 vector), for bit-identical sums.
 double numpy_pairwise_sum(const double* a, int64_t n);
 
+// Position of each of values[0..n) in ids[0..m) (unique, in any order; a repeated id takes its
+// last position), -1 where absent: through a lookup table when the ids are small non-negative
+// integers (COCO's), else a binary search over the sorted ids.
+void id_positions(const int64_t* values, int64_t n, const int64_t* ids, int64_t m, int64_t* out);
+
 // pycocotools' loadRes box and area of keypoint results: for each (width,) row of keypoints
 // (x, y, v, x, y, v, ...; width >= 2), with x0 = min(x), x1 = max(x) and likewise y (NaN if any
 // is NaN, as np.min), box = [x0, y0, x1 - x0, y1 - y0] and area = (x1 - x0) * (y1 - y0).

@@ -94,3 +94,30 @@ def test_native_binding_rejects_bad_shapes_and_cells():
         _C.coco_accumulate(state["dt_offsets"], state["dt_score"], state["status"], state["npig"], num_areas=4,
                            num_thresholds=10, num_images=2, categories=[7], areas=[0], max_dets=[100], images=[0],
                            recall_thresholds=[0.5], out_categories=1, out_areas=1, out_max_dets=1)
+
+
+def _positions_by_dict(values, ids):
+    last = {int(v): j for j, v in enumerate(ids)}  # a repeated id: its last position
+    return np.array([last.get(int(v), -1) for v in values], dtype=np.int64)
+
+
+@given(st.lists(st.integers(-5, 3000), max_size=300), st.lists(st.integers(-5, 3000), max_size=40),
+       st.sampled_from([0, 1, 2**40, -(2**62)]), st.integers(1, 4))
+def test_id_positions_match_a_dict_lookup(values, ids, shift, threads):
+    # shift 0/1: a lookup table; 2**40 and negative ids: the sorted search
+    import detkit
+
+    values = np.array(values, dtype=np.int64) + shift
+    ids = np.array(ids, dtype=np.int64) + shift
+    before = detkit.get_num_threads()
+    detkit.set_num_threads(threads)
+    try:
+        got = _C.id_positions(np.tile(values, 300), ids)  # long enough for several threads
+    finally:
+        detkit.set_num_threads(before)
+    assert np.array_equal(got, np.tile(_positions_by_dict(values, ids), 300))
+
+
+def test_id_positions_reject_other_shapes():
+    with pytest.raises(ValueError, match="1-d integer arrays"):
+        _C.id_positions(np.zeros((2, 2), np.int64), np.zeros(2, np.int64))
