@@ -494,6 +494,57 @@ int64_t true_positives(const uint8_t* row, const uint8_t* keep, int64_t n, int64
   return tp;
 }
 
+// A detection of a category in accumulate: its score and its index j in the evaluation state.
+struct ScoredDetection {
+  double score;
+  int64_t j;
+};
+
+// A key whose increasing order is the decreasing order of score (numpy's, with -0.0 equal to 0.0
+// and NaN after everything).
+inline uint64_t decreasing_score_key(double score) {
+  if (std::isnan(score)) return ~uint64_t{0};
+  if (score == 0) score = 0.0;
+  uint64_t bits;
+  std::memcpy(&bits, &score, 8);
+  const uint64_t increasing = (bits >> 63) ? ~bits : bits | (uint64_t{1} << 63);
+  return ~increasing;
+}
+
+// Stably sorts dets by decreasing score: a least-significant-byte-first radix sort on
+// decreasing_score_key, skipping the bytes every key shares (scores that are float32 values
+// leave the low mantissa bytes zero). keys and tmp are scratch.
+void sort_by_decreasing_score(std::vector<ScoredDetection>& dets, std::vector<ScoredDetection>& tmp,
+                              std::vector<uint64_t>& keys, std::vector<uint64_t>& tmp_keys) {
+  const size_t n = dets.size();
+  if (n < 2) return;
+  keys.resize(n);
+  tmp_keys.resize(n);
+  tmp.resize(n);
+  size_t counts[8][256] = {};
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t k = keys[i] = decreasing_score_key(dets[i].score);
+    for (int b = 0; b < 8; ++b) ++counts[b][(k >> (8 * b)) & 0xFF];
+  }
+  for (int b = 0; b < 8; ++b) {
+    size_t* c = counts[b];
+    if (c[(keys[0] >> (8 * b)) & 0xFF] == n) continue;  // every key has this byte
+    size_t sum = 0;
+    for (int v = 0; v < 256; ++v) {
+      const size_t count = c[v];
+      c[v] = sum;
+      sum += count;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const size_t to = c[(keys[i] >> (8 * b)) & 0xFF]++;
+      tmp_keys[to] = keys[i];
+      tmp[to] = dets[i];
+    }
+    keys.swap(tmp_keys);
+    dets.swap(tmp);
+  }
+}
+
 }  // namespace
 
 void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, double* precision,
@@ -503,10 +554,6 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
   const int64_t K = opt.out_categories, A = opt.out_areas, M = opt.out_max_dets;
   const int64_t nA = static_cast<int64_t>(opt.areas.size());
   const double eps = std::numeric_limits<double>::epsilon();  // np.spacing(1)
-  struct Entry {
-    double score;
-    int64_t j;
-  };
   const int64_t nk = static_cast<int64_t>(opt.categories.size());
   const auto& thr = opt.recall_thresholds;
   const bool rising_thresholds = std::is_sorted(thr.begin(), thr.end()) &&
@@ -517,7 +564,8 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
   // K * A * M apart, so writing each value where it belongs would touch a new page per value.
   const int64_t AM = A * M;
   parallel_for(nk, 1, [&](int64_t begin, int64_t end) {
-    std::vector<Entry> entries;
+    std::vector<ScoredDetection> entries, sort_tmp;
+    std::vector<uint64_t> sort_keys, sort_tmp_keys;
     std::vector<uint8_t> local;
     std::vector<uint8_t> keep;
     std::vector<int64_t> rank, position, event_fp, event_n;
@@ -546,11 +594,8 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
         max_rank = std::max(max_rank, st.dt_offsets[c + 1] - st.dt_offsets[c] - 1);
       }
       // the concatenation in image order, stably sorted by decreasing score (pycocotools'
-      // mergesort): an unstable sort with the concatenation position (j grows with it) as the
-      // tie-break gives the same order
-      std::sort(entries.begin(), entries.end(), [](const Entry& x, const Entry& y) {
-        return x.score > y.score || (x.score == y.score && x.j < y.j);
-      });
+      // mergesort)
+      sort_by_decreasing_score(entries, sort_tmp, sort_keys, sort_tmp_keys);
       const int64_t total = static_cast<int64_t>(entries.size());
       for (int64_t n = 0; n < total; ++n) position[entries[n].j - j_begin] = n;
       // The detections' statuses, one small block, are gathered once into one row of `total`

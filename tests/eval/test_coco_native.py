@@ -29,7 +29,7 @@ def columns(seed, images, cats, n_gt, n_dt, grid, ties, kpts=0):
     gt["area"] = gt["bbox"][:, 2] * gt["bbox"][:, 3] * rng.uniform(0.5, 1.5, n_gt)
     gt["ignore"] = gt["iscrowd"].copy()
     dt = {"cell": rng.integers(-1, cells, n_dt), "bbox": boxes(n_dt), "id": np.arange(1, n_dt + 1),
-          "score": rng.choice([0.1, 0.5, 0.9], n_dt) if ties else rng.random(n_dt)}
+          "score": rng.choice([-0.5, -0.0, 0.0, 0.1, 0.5, 0.9], n_dt) if ties else rng.random(n_dt)}
     dt["area"] = dt["bbox"][:, 2] * dt["bbox"][:, 3]
     if kpts:
         for cols, n in ((gt, n_gt), (dt, n_dt)):
