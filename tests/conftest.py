@@ -20,6 +20,17 @@ SHARED_DATA = Path(os.environ.get("DETKIT_SHARED_DATA",
                                   Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
+@pytest.fixture
+def two_threads():
+    """Native kernels may use two threads during the test (then the previous count again)."""
+    import detkit
+
+    before = detkit.get_num_threads()
+    detkit.set_num_threads(2)
+    yield
+    detkit.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

@@ -494,6 +494,25 @@ int64_t true_positives(const uint8_t* row, const uint8_t* keep, int64_t n, int64
   return tp;
 }
 
+// Buffers for the curves of one area range over a category's `total` detections.
+struct CurveScratch {
+  std::vector<uint8_t> keep;
+  std::vector<int64_t> event_fp, event_n;
+  std::vector<double> event_rc, event_pr;
+  CurveScratch() = default;
+  explicit CurveScratch(size_t total) { resize(total); }
+  void resize(size_t total) {
+    keep.resize(total);
+    event_fp.resize(total);
+    event_n.resize(total);
+    event_rc.resize(total);
+    event_pr.resize(total);
+  }
+};
+
+// Detections of a category from which its area ranges' curves are worth computing in parallel.
+constexpr int64_t kParallelCurveDetections = 4096;
+
 // A detection of a category in accumulate: its score and its index j in the evaluation state.
 struct ScoredDetection {
   double score;
@@ -567,9 +586,8 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
     std::vector<ScoredDetection> entries, sort_tmp;
     std::vector<uint64_t> sort_keys, sort_tmp_keys;
     std::vector<uint8_t> local;
-    std::vector<uint8_t> keep;
-    std::vector<int64_t> rank, position, event_fp, event_n;
-    std::vector<double> event_rc, event_pr;
+    std::vector<int64_t> rank, position;
+    CurveScratch scratch;
     std::vector<double> precision_k(T * R * AM), scores_k(T * R * AM), recall_k(T * AM);
     for (int64_t k = begin; k < end; ++k) {
       std::fill(precision_k.begin(), precision_k.end(), -1.0);
@@ -621,16 +639,15 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
           }
         }
       }
-      keep.resize(total);
-      event_fp.resize(total);
-      event_n.resize(total);
-      event_rc.resize(total);
-      event_pr.resize(total);
-      for (int64_t a = 0; a < nA; ++a) {
+      // the curves of area range a (its values in precision_k, scores_k, recall_k are its own)
+      auto area_curves = [&](int64_t a, CurveScratch& scratch) {
+        std::vector<uint8_t>& keep = scratch.keep;
+        std::vector<int64_t>&event_fp = scratch.event_fp, &event_n = scratch.event_n;
+        std::vector<double>&event_rc = scratch.event_rc, &event_pr = scratch.event_pr;
         const int64_t a0 = opt.areas[a];
         int64_t npig = 0;
         for (int64_t i : opt.images) npig += st.npig[(k0 * I + i) * A0 + a0];
-        if (npig == 0) continue;
+        if (npig == 0) return;
         const double np_d = static_cast<double>(npig);
         int64_t full_m = -1;  // first max-dets column that keeps every detection
         for (int64_t m = 0; m < nm; ++m) {
@@ -701,6 +718,16 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
             }
           }
         }
+      };
+      // Fewer categories than threads (keypoints: one): the area ranges' curves in parallel.
+      if (nk < get_num_threads() && nA > 1 && total >= kParallelCurveDetections) {
+        parallel_for(nA, 1, [&](int64_t first, int64_t last) {
+          CurveScratch own(total);
+          for (int64_t a = first; a < last; ++a) area_curves(a, own);
+        });
+      } else {
+        scratch.resize(total);
+        for (int64_t a = 0; a < nA; ++a) area_curves(a, scratch);
       }
       for (int64_t t = 0; t < T; ++t) {
         std::copy_n(recall_k.data() + t * AM, AM, recall + (t * K + k) * AM);

@@ -50,7 +50,17 @@ def native(gt, dt, cells, max_det, kind=0, sigmas=()):
 @given(st.integers(0, 10_000), st.integers(1, 6), st.integers(1, 4), st.integers(0, 40), st.integers(0, 60),
        st.booleans(), st.booleans(), st.sampled_from([1, 3, 100]))
 def test_native_evaluate_and_accumulate_match_reference(seed, images, cats, n_gt, n_dt, grid, ties, max_det):
-    gt, dt = columns(seed, images, cats, n_gt, n_dt, grid, ties)
+    _check_against_reference(*columns(seed, images, cats, n_gt, n_dt, grid, ties), images, cats, max_det)
+
+
+@pytest.mark.parametrize("cats", [1, 2])
+def test_native_accumulate_of_few_large_categories_matches_reference(cats, two_threads):
+    # fewer categories than threads and thousands of detections: area ranges in parallel
+    gt, dt = columns(7, 40, cats, 3000, 9000, grid=False, ties=True)
+    _check_against_reference(gt, dt, 40, cats, 100)
+
+
+def _check_against_reference(gt, dt, images, cats, max_det):
     cells = images * cats
     got = native(gt, dt, cells, max_det)
     want = ref.coco_evaluate(gt, dt, cells, IOU_THRS, AREAS, max_det)

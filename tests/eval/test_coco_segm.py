@@ -307,16 +307,6 @@ def test_cell_iou_kernel_rejects_rows_and_cells_outside_its_tables():
                            np.zeros(3), 0, 1)
 
 
-@pytest.fixture
-def two_threads():
-    import detkit
-
-    before = detkit.get_num_threads()
-    detkit.set_num_threads(2)
-    yield
-    detkit.set_num_threads(before)
-
-
 def _ranges(first, last):
     return (first, last)
 
