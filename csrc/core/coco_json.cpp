@@ -526,12 +526,17 @@ bool read_keypoints(Scanner& s, Column<double>& keypoints, int64_t& width, int64
 }
 
 // Guessed record starts splitting [first, end) into up to `chunks` pieces: the first '{' after a
-// ',' past each even split (the caller accepts a guess only when the previous chunk, parsed from
-// a known record start, ends exactly there).
+// ',' past each split (the caller accepts a guess only when the previous chunk, parsed from a
+// known record start, ends exactly there). The first piece is one thread's share of the bytes
+// (its columns are later extended in place by the others', see concatenate); the rest is split
+// evenly, several pieces per other thread, which the dynamic schedule balances.
 std::vector<const char*> guess_chunk_starts(const char* first, const char* end, int64_t chunks) {
   std::vector<const char*> starts{first};
+  const double bytes = static_cast<double>(end - first);
+  const double first_share = 1.0 / static_cast<double>(std::max(get_num_threads(), 2));
   for (int64_t c = 1; c < chunks; ++c) {
-    const char* g = first + (end - first) * c / chunks;
+    const double split = first_share + (1 - first_share) * static_cast<double>(c - 1) / static_cast<double>(chunks - 1);
+    const char* g = first + static_cast<ptrdiff_t>(bytes * split);
     for (; g < end; ++g) {
       if (*g != '{') continue;
       const char* b = g - 1;
@@ -767,14 +772,14 @@ class ParsedPages {
 // ',' (true: the chunk ends exactly where the next chunk starts) or, when stop is null, the
 // closing ']' and the end of the input.
 bool parse_result_chunk(const char* begin, const char* end, const char* stop, CocoResultColumns& out,
-                        bool release_pages) {
+                        bool release_pages, bool reserve_to_end = false) {
   Scanner s(begin, static_cast<size_t>(end - begin));
   ParsedPages pages(release_pages, begin);
   for (;;) {
     if (!read_result(s, out)) return false;
     pages.passed(s.pos());
     if (out.size() == kSampleRecords) {
-      const double scale = reserve_scale((stop ? stop : end) - begin, s.pos() - begin);
+      const double scale = reserve_scale((stop && !reserve_to_end ? stop : end) - begin, s.pos() - begin);
       reserve_all(out, scale);
     }
     if (s.eat(',')) {
@@ -837,16 +842,16 @@ bool read_annotation(Scanner& s, CocoInstanceColumns& out) {
 // after a ',' (returns 1) or the array's closing ']' (returns 2, with *close just past it);
 // 0 on failure. With stop null, only the closing ']' ends the chunk.
 int parse_annotation_chunk(const char* begin, const char* end, const char* stop, CocoInstanceColumns& out,
-                           const char** close, bool release_pages) {
+                           const char** close, bool release_pages, bool reserve_to_end = false) {
   Scanner s(begin, static_cast<size_t>(end - begin));
   ParsedPages pages(release_pages, begin);
   for (;;) {
     if (!read_annotation(s, out)) return 0;
     pages.passed(s.pos());
     if (static_cast<int64_t>(out.id.size()) == kSampleRecords) {
-      // without `stop` the bytes counted run to the end of the file, past the array: a larger
-      // reservation than needed, address space that is never touched
-      const double scale = reserve_scale((stop ? stop : end) - begin, s.pos() - begin);
+      // without `stop` (or reserving to the end) the bytes counted run to the end of the file,
+      // past the array: a larger reservation than needed, address space that is never touched
+      const double scale = reserve_scale((stop && !reserve_to_end ? stop : end) - begin, s.pos() - begin);
       reserve_all(out, scale);
     }
     if (s.eat(',')) {
@@ -873,9 +878,11 @@ int64_t chunk_count(ptrdiff_t bytes) {
 }
 
 // Joins the chunks' columns into out's (empty) ones, keypoint rows already completed. A single
-// chunk is taken as it is. Otherwise each column is sized once, uninitialised, and the chunks are
-// copied into place in parallel, each freed once copied: memory peaks at the output plus the
-// chunks not yet copied (not twice everything, with the doubling slack of growing vectors).
+// chunk is taken as it is. Otherwise each column is sized once, uninitialised: the first chunk's
+// own column when it was reserved for everything (its rows then stay where they are), else a new
+// one; the other chunks are copied into place in parallel, each freed once copied. Memory peaks
+// at the output plus the chunks not yet copied (not twice everything, with the doubling slack of
+// growing vectors).
 template <class Columns>
 void concatenate(std::vector<Columns>& parts, Columns& out) {
   // records without segmentations stay unwritten only if no chunk has a segmentation
@@ -904,7 +911,11 @@ void concatenate(std::vector<Columns>& parts, Columns& out) {
     });
   }
   size_t k = 0;
-  for_each_column(out, out, [&](auto& o, auto&) { o.resize(totals[k++]); });
+  for_each_column(out, parts[0], [&](auto& o, auto& first) {
+    const size_t total = totals[k++];
+    if (first.capacity() >= total) o.swap(first);  // extended in place; the first chunk's copy is then skipped
+    o.resize(total);
+  });
   parallel_for(static_cast<int64_t>(n), 1, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
       size_t column = 0;
@@ -933,7 +944,7 @@ bool read_annotations(Scanner& s, const char* end, CocoInstanceColumns& out, boo
   parallel_for(n, 1, [&](int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c)
       status[c] = parse_annotation_chunk(starts[c], end, c + 1 < n ? starts[c + 1] : nullptr, parts[c], &closes[c],
-                                         release_pages);
+                                         release_pages, c == 0);
   });
   int64_t used = 0;  // chunks up to the one holding the closing ']'
   while (used < n && status[used] == 1) ++used;
@@ -981,7 +992,8 @@ bool parse_coco_results(const char* data, size_t size, CocoResultColumns& out, b
   std::vector<uint8_t> ok(n, 0);
   parallel_for(n, 1, [&](int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c)
-      ok[c] = parse_result_chunk(starts[c], end, c + 1 < n ? starts[c + 1] : nullptr, parts[c], release_parsed_pages);
+      ok[c] = parse_result_chunk(starts[c], end, c + 1 < n ? starts[c + 1] : nullptr, parts[c], release_parsed_pages,
+                                 c == 0);
   });
   bool all = std::all_of(ok.begin(), ok.end(), [](uint8_t v) { return v != 0; });
   int64_t width = -1;  // keypoint row length: every chunk that has keypoints must agree
