@@ -353,8 +353,10 @@ class COCO:
         res._columns = {
             "image_id": cols["image_id"], "category_id": cols["category_id"], "bbox": cols["bbox"],
             "score": cols["score"], "area": area,
+            # results have no crowd, ignore or num_keypoints values: zeros and NaNs that take no
+            # memory until read (a result COCO used as ground truth)
             "id": np.arange(1, n + 1, dtype=np.int64), "iscrowd": np.zeros(n),
-            "ignore": np.zeros(n), "num_keypoints": np.full(n, np.nan),
+            "ignore": np.zeros(n), "num_keypoints": np.broadcast_to(np.float64(np.nan), (n,)),
             "category_ids_gt": gt["category_ids"], "image_ids_gt": gt["image_ids"],
             "ids_unique": True, **extra,
         }
