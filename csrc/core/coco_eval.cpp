@@ -287,7 +287,7 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
   // every cell's detections get every (area, threshold) status below: the pages are first
   // touched there, by the thread evaluating the cell, not zeroed here by one thread
   st.status.resize(total_dt * A * T);
-  st.npig.assign(C * A, 0);
+  st.npig.resize(C * A);  // written for every cell below (zeros where it has no gt)
   if (opt.keep_details) {
     st.gt_order.assign(A * total_gt, 0);
     st.gt_ignore.assign(A * total_gt, 0);
@@ -326,6 +326,7 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
       const int64_t c = (x % K) * I + x / K;  // image x / K, category x % K
       const int64_t g0 = gt_offsets[c], G = gt_offsets[c + 1] - g0;
       const int64_t d0 = st.dt_offsets[c], D = st.dt_offsets[c + 1] - d0;
+      if (G == 0) std::fill_n(st.npig.data() + c * A, A, int64_t{0});
       if (G == 0 && D == 0) continue;
       const int64_t* grows = gt_rows.data() + g0;
       const int64_t* drows = st.dt_index.data() + d0;

@@ -81,7 +81,7 @@ struct CocoEvalState {
   Column<double> dt_score;
   // status[(j * A + a) * T + t]: bit 0 = matched (dtm != 0), bit 1 = ignored.
   Column<uint8_t> status;
-  std::vector<int64_t> npig;        // (num_cells * A,) non-ignored gts
+  Column<int64_t> npig;             // (num_cells * A,) non-ignored gts
   // Details (keep_details only):
   std::vector<int64_t> gt_offsets;  // (num_cells + 1,)
   std::vector<int64_t> gt_order;    // (A, total gts in cells): input rows, non-ignored first
