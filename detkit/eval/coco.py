@@ -38,7 +38,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from detkit import _C, _cy_mask
+from detkit import _C, _cy_mask, _cy_results
 
 __all__ = ["COCO"]
 
@@ -475,10 +475,16 @@ _NO_BOX = (float("nan"),) * 4
 def _result_columns_of_dicts(anns: list) -> Optional[Dict[str, Any]]:
     """The native scanner's result columns for a list of box, mask (compressed RLE) or keypoint
     result dicts (integer ids, numeric fields; masks as an RLE table), or None for anything else:
-    other shapes and bad records take the dict path, which also names the bad record.
+    other shapes and bad records take the dict path, which also names the bad record. Plain box
+    and keypoint records are read by one Cython pass; the rest by _general_result_columns."""
+    cols = _cy_results.result_columns(anns)
+    return cols if cols is not None else _general_result_columns(anns)
 
-    Every pass over the records is a C-level ``map`` (a Python loop per field would cost more
-    than the evaluation); a field present in every record (the usual case) takes one pass."""
+
+def _general_result_columns(anns: list) -> Optional[Dict[str, Any]]:
+    """_result_columns_of_dicts for any shape. Every pass over the records is a C-level ``map``
+    (a Python loop per field would cost more than the evaluation); a field present in every
+    record (the usual case) takes one pass."""
     n = len(anns)
     if n == 0 or set(map(type, anns)) != {dict}:
         return None

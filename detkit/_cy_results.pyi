@@ -1,0 +1,3 @@
+from typing import Any, Optional
+
+def result_columns(anns: list) -> Optional[dict[str, Any]]: ...
