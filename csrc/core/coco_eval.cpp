@@ -303,12 +303,15 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
   // bit a: the detection's area lies outside area range a (one sequential pass; the per-cell
   // loops then read one byte per detection instead of its area)
   std::vector<uint8_t> dt_outside(A <= 8 ? dt.n : 0);
-  for (int64_t r = 0; r < static_cast<int64_t>(dt_outside.size()); ++r) {
-    uint8_t bits = 0;
-    for (int64_t a = 0; a < A; ++a)
-      bits |= static_cast<uint8_t>(dt.area[r] < opt.area_ranges[2 * a] || dt.area[r] > opt.area_ranges[2 * a + 1]) << a;
-    dt_outside[r] = bits;
-  }
+  parallel_for(static_cast<int64_t>(dt_outside.size()), 1 << 16, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      uint8_t bits = 0;
+      for (int64_t a = 0; a < A; ++a)
+        bits |= static_cast<uint8_t>(dt.area[r] < opt.area_ranges[2 * a] || dt.area[r] > opt.area_ranges[2 * a + 1])
+                << a;
+      dt_outside[r] = bits;
+    }
+  });
   std::vector<double> thresholds(T);
   for (int64_t t = 0; t < T; ++t) thresholds[t] = std::min(opt.iou_thresholds[t], 1 - 1e-10);
   // an overlap below every threshold never matches
@@ -321,7 +324,7 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
     std::vector<double> overlaps;
     std::vector<int64_t> order, cand, cand_offsets;
     std::vector<double> cand_overlap;
-    std::vector<uint8_t> ig, taken, crowd;
+    std::vector<uint8_t> ig, taken, crowd, outside;
     for (int64_t x = begin; x < end; ++x) {
       const int64_t c = (x % K) * I + x / K;  // image x / K, category x % K
       const int64_t g0 = gt_offsets[c], G = gt_offsets[c + 1] - g0;
@@ -411,12 +414,18 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
         // captured value, which would then be reloaded at every step
         taken.resize(G);
         uint8_t* tk = taken.data();
+        // each detection's area test, read once here (not at every threshold from the area column)
+        outside.resize(D);
+        for (int64_t d = 0; d < D; ++d) {
+          const int64_t dr = drows[d];
+          outside[d] = A <= 8 ? (dt_outside[dr] >> a) & 1 : dt.area[dr] < lo || dt.area[dr] > hi;
+        }
+        const uint8_t* out_of_area = outside.data();
         uint8_t* status = st.status.data() + d0 * A * T + a * T;
         const uint8_t *is_crowd = crowd.data(), *is_ig = ig.data();
         const int64_t* cand_p = cand.data();
         const int64_t* cand_at = cand_offsets.data();
         const double* cand_o = cand_overlap.data();
-        const double* dt_area = dt.area;
         const int64_t *gt_id = gt.id, *dt_id = dt.id, *gt_order = order.data();
         const bool quirk = zero_id_quirk, details = keep_details;
         for (int64_t t = 0; t < T; ++t) {
@@ -435,7 +444,7 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
               best = o;
               m = p;
             }
-            const bool out_of_range = dt_area[dr] < lo || dt_area[dr] > hi;
+            const bool out_of_range = out_of_area[d];
             bool matched = false, ignored = out_of_range;
             if (m > -1) {
               const int64_t gr = grows[gt_order[m]];
