@@ -1,5 +1,8 @@
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "bindings/common.h"
 #include "core/coco_eval.h"
 #include "core/coco_json.h"
@@ -174,6 +177,9 @@ py::tuple accumulate_binding(const CArray<int64_t>& dt_offsets, const CArray<dou
   v.num_thresholds = num_thresholds;
   const int64_t total = dt_offsets.data()[v.num_cells];
   require_length(dt_score, total, "dt_score");
+  // scores are ordered by a radix sort on their bits, which has no place for NaN
+  if (std::any_of(dt_score.data(), dt_score.data() + total, [](double v) { return std::isnan(v); }))
+    throw py::value_error("dt_score must not contain NaN");
   require_length(status, total * num_areas * num_thresholds, "status");
   require_length(npig, v.num_cells * num_areas, "npig");
   for (int64_t c = 0; c < v.num_cells; ++c)

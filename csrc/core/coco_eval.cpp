@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "core/parallel.h"
+#include "core/sort.h"
 
 namespace detkit {
 
@@ -523,57 +524,6 @@ struct CurveScratch {
 // Detections of a category from which its area ranges' curves are worth computing in parallel.
 constexpr int64_t kParallelCurveDetections = 4096;
 
-// A detection of a category in accumulate: its score and its index j in the evaluation state.
-struct ScoredDetection {
-  double score;
-  int64_t j;
-};
-
-// A key whose increasing order is the decreasing order of score (numpy's, with -0.0 equal to 0.0
-// and NaN after everything).
-inline uint64_t decreasing_score_key(double score) {
-  if (std::isnan(score)) return ~uint64_t{0};
-  if (score == 0) score = 0.0;
-  uint64_t bits;
-  std::memcpy(&bits, &score, 8);
-  const uint64_t increasing = (bits >> 63) ? ~bits : bits | (uint64_t{1} << 63);
-  return ~increasing;
-}
-
-// Stably sorts dets by decreasing score: a least-significant-byte-first radix sort on
-// decreasing_score_key, skipping the bytes every key shares (scores that are float32 values
-// leave the low mantissa bytes zero). keys and tmp are scratch.
-void sort_by_decreasing_score(std::vector<ScoredDetection>& dets, std::vector<ScoredDetection>& tmp,
-                              std::vector<uint64_t>& keys, std::vector<uint64_t>& tmp_keys) {
-  const size_t n = dets.size();
-  if (n < 2) return;
-  keys.resize(n);
-  tmp_keys.resize(n);
-  tmp.resize(n);
-  size_t counts[8][256] = {};
-  for (size_t i = 0; i < n; ++i) {
-    const uint64_t k = keys[i] = decreasing_score_key(dets[i].score);
-    for (int b = 0; b < 8; ++b) ++counts[b][(k >> (8 * b)) & 0xFF];
-  }
-  for (int b = 0; b < 8; ++b) {
-    size_t* c = counts[b];
-    if (c[(keys[0] >> (8 * b)) & 0xFF] == n) continue;  // every key has this byte
-    size_t sum = 0;
-    for (int v = 0; v < 256; ++v) {
-      const size_t count = c[v];
-      c[v] = sum;
-      sum += count;
-    }
-    for (size_t i = 0; i < n; ++i) {
-      const size_t to = c[(keys[i] >> (8 * b)) & 0xFF]++;
-      tmp_keys[to] = keys[i];
-      tmp[to] = dets[i];
-    }
-    keys.swap(tmp_keys);
-    dets.swap(tmp);
-  }
-}
-
 }  // namespace
 
 void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, double* precision,
@@ -593,8 +543,8 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
   // K * A * M apart, so writing each value where it belongs would touch a new page per value.
   const int64_t AM = A * M;
   parallel_for(nk, 1, [&](int64_t begin, int64_t end) {
-    std::vector<ScoredDetection> entries, sort_tmp;
-    std::vector<uint64_t> sort_keys, sort_tmp_keys;
+    std::vector<int64_t> entries;  // the category's detections j in score order
+    std::vector<uint64_t> keys;
     std::vector<uint8_t> local;
     std::vector<int64_t> rank, position;
     CurveScratch scratch;
@@ -612,20 +562,22 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
       rank.resize(j_end - j_begin);
       position.assign(j_end - j_begin, -1);
       entries.clear();
+      keys.clear();
       int64_t max_rank = -1;
       for (int64_t i : opt.images) {
         const int64_t c = k0 * I + i;
         for (int64_t j = st.dt_offsets[c]; j < st.dt_offsets[c + 1]; ++j) {
-          entries.push_back({st.dt_score[j], j});
+          entries.push_back(j);
+          keys.push_back(descending_key(st.dt_score[j]));
           rank[j - j_begin] = j - st.dt_offsets[c];
         }
         max_rank = std::max(max_rank, st.dt_offsets[c + 1] - st.dt_offsets[c] - 1);
       }
       // the concatenation in image order, stably sorted by decreasing score (pycocotools'
       // mergesort)
-      sort_by_decreasing_score(entries, sort_tmp, sort_keys, sort_tmp_keys);
+      stable_radix_sort(keys, entries);
       const int64_t total = static_cast<int64_t>(entries.size());
-      for (int64_t n = 0; n < total; ++n) position[entries[n].j - j_begin] = n;
+      for (int64_t n = 0; n < total; ++n) position[entries[n] - j_begin] = n;
       // The detections' statuses, one small block, are gathered once into one row of `total`
       // bytes in score order per (selected area, t): each curve below is then one pass over a
       // contiguous row. The block is read in order (read in score order, most reads would miss
@@ -678,7 +630,7 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
           const int64_t cut = full ? std::numeric_limits<int64_t>::max() : opt.max_dets[m];
           int64_t nd = 0, first = -1;  // how many are kept, and the first of them
           for (int64_t n = 0; n < total; ++n) {
-            keep[n] = rank[entries[n].j - j_begin] < cut;
+            keep[n] = rank[entries[n] - j_begin] < cut;
             if (first < 0 && keep[n]) first = n;
             nd += keep[n];
           }
@@ -719,7 +671,7 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
                 q = event_pr[e];
               }
               precision_k[out] = q;
-              scores_k[out] = entries[at].score;
+              scores_k[out] = st.dt_score[entries[at]];
             }
             for (; r < R; ++r) {
               const int64_t out = ((t * R + r) * A + a) * M + m;

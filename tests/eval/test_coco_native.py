@@ -104,6 +104,12 @@ def test_native_binding_rejects_bad_shapes_and_cells():
         _C.coco_accumulate(state["dt_offsets"], state["dt_score"], state["status"], state["npig"], num_areas=4,
                            num_thresholds=10, num_images=2, categories=[7], areas=[0], max_dets=[100], images=[0],
                            recall_thresholds=[0.5], out_categories=1, out_areas=1, out_max_dets=1)
+    nan_scores = state["dt_score"].copy()
+    nan_scores[0] = np.nan
+    with pytest.raises(ValueError, match="dt_score must not contain NaN"):
+        _C.coco_accumulate(state["dt_offsets"], nan_scores, state["status"], state["npig"], num_areas=4,
+                           num_thresholds=10, num_images=2, categories=[0], areas=[0], max_dets=[100], images=[0],
+                           recall_thresholds=[0.5], out_categories=1, out_areas=1, out_max_dets=1)
 
 
 def _positions_by_dict(values, ids):
