@@ -16,7 +16,7 @@ from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
 from cpython.object cimport PyObject
-from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
+from cpython.sequence cimport PySequence_Fast_GET_ITEM, PySequence_Fast_GET_SIZE
 from libc.stdint cimport int64_t
 
 # Integers up to this magnitude convert to float64 exactly, as float() does.
@@ -49,23 +49,14 @@ cdef inline bint _number(PyObject* v, double* out):
 cdef inline bint _numbers(PyObject* v, Py_ssize_t width, double* out):
     """A list or tuple of exactly `width` numbers (see _number)."""
     cdef Py_ssize_t j
-    if v == NULL:
+    if v == NULL or (type(<object>v) is not list and type(<object>v) is not tuple):
         return False
-    if type(<object>v) is list:
-        if PyList_GET_SIZE(<object>v) != width:
+    if PySequence_Fast_GET_SIZE(<object>v) != width:
+        return False
+    for j in range(width):
+        if not _number(<PyObject*>PySequence_Fast_GET_ITEM(<object>v, j), out + j):
             return False
-        for j in range(width):
-            if not _number(<PyObject*>PyList_GET_ITEM(<object>v, j), out + j):
-                return False
-        return True
-    if type(<object>v) is tuple:
-        if PyTuple_GET_SIZE(<object>v) != width:
-            return False
-        for j in range(width):
-            if not _number(<PyObject*>PyTuple_GET_ITEM(<object>v, j), out + j):
-                return False
-        return True
-    return False
+    return True
 
 
 def result_columns(list anns not None):

@@ -106,6 +106,14 @@ void test_results_scanner() {
   CHECK(!detkit::parse_coco_results(big.data(), big.size(), q));
 }
 
+// The result columns of `text`, parsed with `threads` threads.
+detkit::CocoResultColumns parsed_with_threads(const std::string& text, int threads) {
+  detkit::set_num_threads(threads);
+  detkit::CocoResultColumns c;
+  CHECK(detkit::parse_coco_results(text.data(), text.size(), c));
+  return c;
+}
+
 void test_segmentation_scanner() {
   // every kind: polygons, compressed string (with escapes), run lengths, other shapes, absent
   const std::string text =
@@ -143,12 +151,7 @@ void test_segmentation_scanner() {
     big += "}";
   }
   big += "]";
-  detkit::set_num_threads(1);
-  detkit::CocoResultColumns one;
-  CHECK(detkit::parse_coco_results(big.data(), big.size(), one));
-  detkit::set_num_threads(4);
-  detkit::CocoResultColumns many;
-  CHECK(detkit::parse_coco_results(big.data(), big.size(), many));
+  const detkit::CocoResultColumns one = parsed_with_threads(big, 1), many = parsed_with_threads(big, 4);
   CHECK(one.size() == 30000 && many.size() == 30000);
   CHECK(one.segmentation.kind == many.segmentation.kind && one.segmentation.size == many.segmentation.size);
   CHECK(one.segmentation.record_parts == many.segmentation.record_parts);
@@ -180,12 +183,7 @@ void test_absent_segmentations_are_written_only_when_needed() {
       big += "}";
     }
     big += "]";
-    detkit::set_num_threads(1);
-    detkit::CocoResultColumns one;
-    CHECK(detkit::parse_coco_results(big.data(), big.size(), one));
-    detkit::set_num_threads(4);
-    detkit::CocoResultColumns many;
-    CHECK(detkit::parse_coco_results(big.data(), big.size(), many));
+    const detkit::CocoResultColumns one = parsed_with_threads(big, 1), many = parsed_with_threads(big, 4);
     for (const auto* r : {&one, &many}) {
       const auto& s = r->segmentation;
       CHECK(s.records() == 30000);
