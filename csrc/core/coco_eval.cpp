@@ -243,16 +243,27 @@ void coco_sort_detections(const int64_t* cell, const double* score, int64_t n, i
   std::vector<int64_t> grouped_offsets;
   Column<int64_t> grouped;
   group_by_cell(cell, n, num_cells, grouped_offsets, grouped);
-  const auto by_score = [score](int64_t a, int64_t b) { return score[a] > score[b]; };
-  offsets.assign(num_cells + 1, 0);
-  for (int64_t c = 0; c < num_cells; ++c) {
-    const int64_t size = grouped_offsets[c + 1] - grouped_offsets[c];
-    offsets[c + 1] = offsets[c] + std::min(size, std::max<int64_t>(max_det, 0));
+  const int64_t cut = std::max<int64_t>(max_det, 0);
+  int64_t largest = 0;
+  for (int64_t c = 0; c < num_cells; ++c) largest = std::max(largest, grouped_offsets[c + 1] - grouped_offsets[c]);
+  // No cell longer than the cut (detectors keep at most maxDets per image): the cells are sorted
+  // in place and the grouping is the result. Otherwise each cell's first `cut` go to `order`.
+  const bool in_place = largest <= cut;
+  if (in_place) {
+    offsets = std::move(grouped_offsets);
+    grouped.swap(order);
+  } else {
+    offsets.assign(num_cells + 1, 0);
+    for (int64_t c = 0; c < num_cells; ++c)
+      offsets[c + 1] = offsets[c] + std::min(grouped_offsets[c + 1] - grouped_offsets[c], cut);
+    order.resize(offsets[num_cells]);  // every cell's range is written below, by the thread sorting it
   }
-  order.resize(offsets[num_cells]);  // every cell's range is written below, by the thread sorting it
+  const std::vector<int64_t>& bounds = in_place ? offsets : grouped_offsets;
+  Column<int64_t>& rows = in_place ? order : grouped;
+  const auto by_score = [score](int64_t a, int64_t b) { return score[a] > score[b]; };
   parallel_for(num_cells, 1024, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
-      auto first = grouped.begin() + grouped_offsets[c], last = grouped.begin() + grouped_offsets[c + 1];
+      auto first = rows.begin() + bounds[c], last = rows.begin() + bounds[c + 1];
       if (last - first <= 16) {  // most cells are tiny: a stable insertion sort, no allocation
         for (auto it = first + (first != last); it < last; ++it) {
           const int64_t v = *it;
@@ -263,7 +274,7 @@ void coco_sort_detections(const int64_t* cell, const double* score, int64_t n, i
       } else {
         std::stable_sort(first, last, by_score);
       }
-      std::copy(first, first + (offsets[c + 1] - offsets[c]), order.begin() + offsets[c]);
+      if (!in_place) std::copy(first, first + (offsets[c + 1] - offsets[c]), order.begin() + offsets[c]);
     }
   });
 }
