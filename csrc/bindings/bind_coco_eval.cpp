@@ -7,10 +7,6 @@
 #include "core/coco_eval.h"
 #include "core/coco_json.h"
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
-
 namespace detkit::bind {
 
 namespace {
@@ -265,16 +261,6 @@ py::dict segmentation_dict(CocoSegmentations&& seg) {
   return out;
 }
 
-// Hands the allocator's free memory back to the system: glibc keeps freed blocks in its arenas
-// (one per thread that allocated), so temporaries of the mask kernels would otherwise stay
-// resident through the rest of an evaluation. A no-op with other C libraries.
-void release_free_memory() {
-#if defined(__GLIBC__)
-  py::gil_scoped_release release;
-  malloc_trim(0);
-#endif
-}
-
 py::array_t<int64_t> id_positions_binding(const CArray<int64_t>& values, const CArray<int64_t>& ids) {
   if (values.ndim() != 1 || ids.ndim() != 1) throw py::value_error("values and ids must be 1-d integer arrays");
   const int64_t n = values.shape(0), m = ids.shape(0);
@@ -375,7 +361,6 @@ void bind_coco_eval(py::module_& m) {
   // release_parsed_pages: only for a read-only shared file mapping (see coco_json.h)
   m.def("keypoint_boxes", &keypoint_boxes_binding, py::arg("keypoints"));
   m.def("id_positions", &id_positions_binding, py::arg("values"), py::arg("ids"));
-  m.def("release_free_memory", &release_free_memory);
   m.def("coco_parse_results", &parse_results_binding, py::arg("data"), py::arg("release_parsed_pages") = false);
   m.def("coco_parse_instances", &parse_instances_binding, py::arg("data"), py::arg("release_parsed_pages") = false);
 }

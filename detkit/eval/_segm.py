@@ -134,10 +134,6 @@ def segm_overlaps(coco_gt, coco_dt, gt: dict, dt: dict, run: dict, max_det: int)
                            flat[start:], first, last)
 
     _in_parallel(fill, ends, min_work=2_000)
-    del d_table, g_table, d_geometry, g_geometry
-    # the ground truths' masks and the threads' temporaries are freed now; without this, glibc
-    # would keep them resident (in its per-thread arenas) through accumulate, the peak of a run
-    _C.release_free_memory()
     return flat, block_offsets
 
 
