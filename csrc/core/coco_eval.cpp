@@ -331,7 +331,6 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
   if (std::any_of(thresholds.begin(), thresholds.end(), [](double v) { return std::isnan(v); })) lowest = 0.0;
 
   const int64_t I = opt.num_images > 0 && C % opt.num_images == 0 ? opt.num_images : C, K = C / I;
-  const bool zero_id_quirk = opt.zero_id_quirk, keep_details = opt.keep_details;
   parallel_for(C, 256, [&](int64_t begin, int64_t end) {
     std::vector<double> overlaps;
     std::vector<int64_t> order, cand, cand_offsets;
@@ -439,7 +438,7 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
         const int64_t* cand_at = cand_offsets.data();
         const double* cand_o = cand_overlap.data();
         const int64_t *gt_id = gt.id, *dt_id = dt.id, *gt_order = order.data();
-        const bool quirk = zero_id_quirk, details = keep_details;
+        const bool quirk = opt.zero_id_quirk, details = opt.keep_details;
         for (int64_t t = 0; t < T; ++t) {
           std::fill(tk, tk + G, 0);
           const double threshold = thresholds[t];

@@ -25,12 +25,9 @@ def image_sizes_of(image_sizes: Optional[tuple], image_id: np.ndarray) -> Tuple[
         unknown = np.full(len(image_id), -1, np.int64)
         return unknown, unknown
     ids, heights, widths = image_sizes
-    order = np.argsort(ids, kind="stable")
-    last = np.append(ids[order][1:] != ids[order][:-1], True)  # the last entry of each id
-    rows = order[last]
-    pos = _positions(image_id, ids[rows])
+    pos = _positions(image_id, ids)  # a repeated id: its last entry
     known = pos >= 0
-    rows = rows[np.maximum(pos, 0)]
+    rows = np.maximum(pos, 0)
     return np.where(known, heights[rows], -1), np.where(known, widths[rows], -1)
 
 

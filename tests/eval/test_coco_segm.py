@@ -363,3 +363,12 @@ def test_parallel_ranges_work_in_a_forked_child(two_threads):
         child.kill()
     assert child.exitcode == 0, "the forked child did not finish its parallel ranges"
     assert queue.get(timeout=5) == in_parent
+
+
+def test_image_sizes_take_the_last_entry_of_a_repeated_image_id():
+    from detkit.eval._segm import image_sizes_of
+
+    ids, heights, widths = np.array([7, 3, 7]), np.array([10, 20, 30]), np.array([11, 21, 31])
+    got = image_sizes_of((ids, heights, widths), np.array([7, 3, 5, 7]))
+    assert got[0].tolist() == [30, 20, -1, 30] and got[1].tolist() == [31, 21, -1, 31]
+    assert [v.tolist() for v in image_sizes_of(None, np.array([1]))] == [[-1], [-1]]
