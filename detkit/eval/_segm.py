@@ -92,6 +92,11 @@ def _rle_table(coco, cols: dict, rows: np.ndarray, name: str) -> Tuple[tuple, np
     """(RLE table, table row of each of ``rows``, the table's geometry) for the annotations at
     file rows ``rows``."""
     if "rle" in cols:  # results: converted once when they were loaded
+        own = getattr(coco, "_columns", None)
+        if own is not None and "segmentation" in own:
+            # results read from a file keep their compressed strings: the decoded table (about 4x
+            # their size) goes to this evaluation and is freed with it; another one decodes again
+            own.pop("rle", None)
         return cols["rle"], rows, cols["rle_geometry"] if "rle_geometry" in cols else rle_geometry(cols["rle"])
     converted = native_rles(cols, rows)
     if converted is None:

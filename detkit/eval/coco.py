@@ -363,9 +363,10 @@ class COCO:
         if "keypoints" in cols:
             res._columns["keypoints"] = cols["keypoints"]
         # the scanner's segmentations are kept for box results that have some (their masks are
-        # drawn when needed); mask results keep only their RLE table
+        # drawn when needed) and for mask results read from a file (their compressed strings: the
+        # decoded RLE table is released by the first evaluation, see _segm._rle_table)
         seg = cols.get("segmentation")
-        if seg is not None and "rle" not in extra and (seg["kind"] != _cy_mask.SEGM_ABSENT).any():
+        if seg is not None and rle is None and (seg["kind"] != _cy_mask.SEGM_ABSENT).any():
             res._columns["segmentation"] = seg
         if "image_sizes" in gt:  # polygons in results are drawn on the ground truth's images
             res._columns["image_sizes"] = gt["image_sizes"]

@@ -14,7 +14,7 @@ from detkit import _C
 from detkit.eval import COCO, COCOeval
 from detkit.eval._segm import native_rles
 from detkit.eval.coco import _parse_file
-from tests.eval.test_coco import _pc_coco, _quiet, assert_eval_imgs_equal, assert_same, evaluate_both
+from tests.eval.test_coco import _pc_coco, pycocoeval, _quiet, assert_eval_imgs_equal, assert_same, evaluate_both
 
 pc_mask = pytest.importorskip("pycocotools.mask")
 
@@ -133,6 +133,37 @@ def test_segm_use_cats_0_and_custom_params_from_files(tmp_path):
         p.iouThrs = np.array([0.3, 0.5, 0.8])
 
     assert_same(*evaluate_both(*_write(tmp_path, gt, dt), "segm", configure))
+
+
+def test_segm_results_from_a_file_evaluate_again_after_their_table_is_released(tmp_path):
+    # the decoded RLE table of file results goes to the first evaluation (memory: ~4x the
+    # strings); later evaluations of the same result set, as the same or other evaluators and
+    # with other parameters, decode the kept strings again and agree with pycocotools
+    gt, dt = make_segm_dataset(8)
+    dt[0].pop("bbox", None)
+    gt_path, dt_path = _write(tmp_path, gt, dt)
+    coco_gt = COCO(gt_path)
+    coco_dt = coco_gt.loadRes(dt_path)
+    pc_gt = _pc_coco(gt_path)
+    pc_dt = _quiet(pc_gt.loadRes, dt_path)[0]
+
+    def run(g, d, evaluator, configure=None):
+        E = evaluator(g, d, "segm")
+        if configure:
+            configure(E.params)
+        _quiet(E.evaluate)
+        _quiet(E.accumulate)
+        return E, _quiet(E.summarize)[1]
+
+    def fewer(p):
+        p.maxDets = [1, 2, 4]
+        p.imgIds = sorted(p.imgIds)[::2]
+
+    first = run(coco_gt, coco_dt, COCOeval)
+    assert "rle" not in coco_dt._columns  # released: only the strings stay
+    assert_same(first, run(coco_gt, coco_dt, COCOeval))
+    assert_same(run(pc_gt, pc_dt, pycocoeval.COCOeval), first)
+    assert_same(run(pc_gt, pc_dt, pycocoeval.COCOeval, fewer), run(coco_gt, coco_dt, COCOeval, fewer))
 
 
 @pytest.mark.parametrize("seed", range(4))
