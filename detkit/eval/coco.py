@@ -613,11 +613,11 @@ def _check_result_columns(cols: dict, gt: dict, require_box: bool) -> None:
         _check_box_rows(cols["bbox"])
     from detkit.eval.cocoeval import _positions
 
-    known = _positions(cols["image_id"], np.unique(gt["image_ids"])) >= 0
+    known = _positions(cols["image_id"], gt["image_ids"]) >= 0  # (any id order: a position or -1)
     if not known.all():
         i = first_bad(~known)
         raise ValueError(f"results[{i}] has image_id {int(cols['image_id'][i])}, which is not in the ground truth")
-    cats = _positions(cols["category_id"], np.unique(gt["category_ids"])) >= 0
+    cats = _positions(cols["category_id"], gt["category_ids"]) >= 0
     if not cats.all():
         _warn_unknown_categories(int((~cats).sum()), int(cols["category_id"][~cats][0]))
 
