@@ -592,8 +592,8 @@ def _check_box_rows(bbox: np.ndarray, given: Optional[list] = None) -> None:
             i = int(np.flatnonzero(rows)[0])
             raise ValueError(f"results[{i}] has {problem} {given[i] if given is not None else bbox[i].tolist()!r}")
 
-    if len(bbox) and np.isfinite(bbox).all() and min(bbox[:, 2].min(), bbox[:, 3].min()) >= 0:
-        return  # the usual case, checked whole (row-wise reductions cost ten times more)
+    if _C.first_invalid_box(np.ascontiguousarray(bbox, dtype=np.float64).reshape(-1, 4), False) < 0:
+        return  # the usual case, one native pass (the row-wise reductions below cost ten times more)
     bad(~np.isfinite(bbox).all(axis=1), "a non-finite bbox")
     bad((bbox[:, 2:] < 0).any(axis=1), "a negative width or height in bbox")
 
@@ -606,7 +606,7 @@ def _check_result_columns(cols: dict, gt: dict, require_box: bool) -> None:
     if "has_score" in cols and not cols["has_score"].all():
         raise ValueError(f"results[{first_bad(~cols['has_score'].astype(bool))}] has no 'score'")
     score = cols["score"]
-    if not np.isfinite(score).all():
+    if _C.first_non_finite(np.ascontiguousarray(score, dtype=np.float64)) >= 0:
         i = first_bad(~np.isfinite(score))
         raise ValueError(f"results[{i}] has a non-finite score {score[i]!r}; scores must be finite")
     if require_box:
