@@ -517,13 +517,11 @@ int64_t true_positives(const uint8_t* row, const uint8_t* keep, int64_t n, int64
 
 // Buffers for the curves of one area range over a category's `total` detections.
 struct CurveScratch {
-  std::vector<uint8_t> keep;
   std::vector<int64_t> event_fp, event_n;
   std::vector<double> event_rc, event_pr;
   CurveScratch() = default;
   explicit CurveScratch(size_t total) { resize(total); }
   void resize(size_t total) {
-    keep.resize(total);
     event_fp.resize(total);
     event_n.resize(total);
     event_rc.resize(total);
@@ -556,7 +554,8 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
     std::vector<int64_t> entries;  // the category's detections j in score order
     std::vector<uint64_t> keys;
     std::vector<uint8_t> local;
-    std::vector<int64_t> rank, position;
+    std::vector<int64_t> rank, position, ranked, kept_count, first_kept;
+    std::vector<uint8_t> keep;
     CurveScratch scratch;
     std::vector<double> precision_k(T * R * AM), scores_k(T * R * AM), recall_k(T * AM);
     for (int64_t k = begin; k < end; ++k) {
@@ -611,9 +610,28 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
           }
         }
       }
+      // Each max-dets column's detections, the first max_dets[m] of each image (rank below the
+      // cut), in score order: keep[m * total + n], how many (kept_count[m]) and the first
+      // (first_kept[m], -1 if none). The same for every area range, so found once here.
+      keep.resize(nm * total);
+      kept_count.assign(nm, 0);
+      first_kept.assign(nm, -1);
+      ranked.resize(total);
+      for (int64_t n = 0; n < total; ++n) ranked[n] = rank[entries[n] - j_begin];
+      for (int64_t m = 0; m < nm; ++m) {
+        const int64_t cut = opt.max_dets[m] > max_rank ? std::numeric_limits<int64_t>::max() : opt.max_dets[m];
+        uint8_t* kept = keep.data() + m * total;
+        int64_t count = 0;
+        for (int64_t n = 0; n < total; ++n) {
+          kept[n] = ranked[n] < cut;
+          count += kept[n];
+        }
+        kept_count[m] = count;
+        first_kept[m] = static_cast<int64_t>(std::find(kept, kept + total, 1) - kept);
+        if (first_kept[m] == total) first_kept[m] = -1;
+      }
       // the curves of area range a (its values in precision_k, scores_k, recall_k are its own)
       auto area_curves = [&](int64_t a, CurveScratch& scratch) {
-        std::vector<uint8_t>& keep = scratch.keep;
         std::vector<int64_t>&event_fp = scratch.event_fp, &event_n = scratch.event_n;
         std::vector<double>&event_rc = scratch.event_rc, &event_pr = scratch.event_pr;
         const int64_t a0 = opt.areas[a];
@@ -636,20 +654,14 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
             continue;
           }
           if (full) full_m = m;
-          // the column's detections: the first max_dets[m] of each image (rank below the cut)
-          const int64_t cut = full ? std::numeric_limits<int64_t>::max() : opt.max_dets[m];
-          int64_t nd = 0, first = -1;  // how many are kept, and the first of them
-          for (int64_t n = 0; n < total; ++n) {
-            keep[n] = rank[entries[n] - j_begin] < cut;
-            if (first < 0 && keep[n]) first = n;
-            nd += keep[n];
-          }
+          const int64_t nd = kept_count[m], first = first_kept[m];
+          const uint8_t* kept = keep.data() + m * total;
           for (int64_t t = 0; t < T; ++t) {
             // Precision only rises at true positives and recall only changes there, so the curve
             // is evaluated at those events (the same divisions, hence the same values, as at every
             // point); counts are exact in double, like numpy's float cumsum.
-            const int64_t ne = true_positives(local.data() + (a * T + t) * total, keep.data(), total,
-                                              event_fp.data(), event_n.data());
+            const int64_t ne = true_positives(local.data() + (a * T + t) * total, kept, total, event_fp.data(),
+                                              event_n.data());
             recall_k[(t * A + a) * M + m] = nd ? static_cast<double>(ne) / np_d : 0.0;
             for (int64_t e = 0; e < ne; ++e) {
               const double tpd = static_cast<double>(e + 1), fpd = static_cast<double>(event_fp[e]);
