@@ -713,11 +713,15 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
         scratch.resize(total);
         for (int64_t a = 0; a < nA; ++a) area_curves(a, scratch);
       }
+      // AM values per (t, r), usually 12: an inline loop, not a memmove call per 96 bytes
+      auto copy_block = [AM](const double* from, double* to) {
+        for (int64_t i = 0; i < AM; ++i) to[i] = from[i];
+      };
       for (int64_t t = 0; t < T; ++t) {
-        std::copy_n(recall_k.data() + t * AM, AM, recall + (t * K + k) * AM);
+        copy_block(recall_k.data() + t * AM, recall + (t * K + k) * AM);
         for (int64_t r = 0; r < R; ++r) {
-          std::copy_n(precision_k.data() + (t * R + r) * AM, AM, precision + ((t * R + r) * K + k) * AM);
-          std::copy_n(scores_k.data() + (t * R + r) * AM, AM, scores + ((t * R + r) * K + k) * AM);
+          copy_block(precision_k.data() + (t * R + r) * AM, precision + ((t * R + r) * K + k) * AM);
+          copy_block(scores_k.data() + (t * R + r) * AM, scores + ((t * R + r) * K + k) * AM);
         }
       }
     }
