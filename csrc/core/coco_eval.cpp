@@ -614,8 +614,8 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
       // cut), in score order: keep[m * total + n], how many (kept_count[m]) and the first
       // (first_kept[m], -1 if none). The same for every area range, so found once here.
       keep.resize(nm * total);
-      kept_count.assign(nm, 0);
-      first_kept.assign(nm, -1);
+      kept_count.resize(nm);  // both written for every m below
+      first_kept.resize(nm);
       ranked.resize(total);
       for (int64_t n = 0; n < total; ++n) ranked[n] = rank[entries[n] - j_begin];
       for (int64_t m = 0; m < nm; ++m) {
