@@ -33,7 +33,7 @@ binding_sources = sorted(glob.glob("csrc/bindings/*.cpp"))
 native = Pybind11Extension(
     "detkit._C",
     sources=binding_sources + core_sources,
-    include_dirs=["csrc"],
+    include_dirs=["csrc", np.get_include()],  # bindings read numpy's ufunc struct
     cxx_std=17,
     extra_compile_args=native_flags,
     extra_link_args=link_flags,

@@ -1,7 +1,15 @@
 #include <pybind11/stl.h>
 
+// Only numpy's ufunc struct is read here (no numpy C-API call, so no import_array/import_umath).
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#define NO_IMPORT_ARRAY
+#define NO_IMPORT_UFUNC
+#include <numpy/ndarraytypes.h>
+#include <numpy/ufuncobject.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 
 #include "bindings/common.h"
 #include "core/coco_eval.h"
@@ -10,6 +18,25 @@
 namespace detkit::bind {
 
 namespace {
+
+// numpy's float64 loop of np.exp, the function numpy picked for this CPU at import (see ExpLoop);
+// set when the module is initialised, std::exp if numpy's exp has no such loop.
+ExpLoop numpy_exp;
+
+ExpLoop find_numpy_exp() {
+  static_assert(sizeof(npy_intp) == sizeof(ptrdiff_t), "numpy's loop signature uses ptrdiff_t-sized strides");
+  py::module_ numpy = py::module_::import("numpy");
+  py::object exp = numpy.attr("exp");
+  if (!py::isinstance(exp, numpy.attr("ufunc"))) return {};
+  const auto* ufunc = reinterpret_cast<const PyUFuncObject*>(exp.ptr());
+  if (ufunc->nin != 1 || ufunc->nout != 1) return {};
+  for (int i = 0; i < ufunc->ntypes; ++i) {
+    const char* types = ufunc->types + static_cast<ptrdiff_t>(i) * ufunc->nargs;
+    if (types[0] == NPY_DOUBLE && types[1] == NPY_DOUBLE && ufunc->functions[i] != nullptr)
+      return {reinterpret_cast<decltype(ExpLoop::fn)>(ufunc->functions[i]), ufunc->data[i]};
+  }
+  return {};
+}
 
 template <class T>
 const T* optional_data(const py::object& o) {
@@ -125,6 +152,7 @@ py::dict evaluate_binding(const py::dict& gt, const py::dict& dt, int64_t num_ce
   opt.area_ranges = area_ranges;
   opt.max_det = max_det;
   opt.kpt_vars = kpt_vars;
+  opt.exp = numpy_exp;
   opt.zero_id_quirk = zero_id_quirk;
   opt.no_overlaps = no_overlaps;
   opt.keep_details = keep_details;
@@ -348,6 +376,7 @@ py::object parse_instances_binding(const py::buffer& data, bool release_parsed_p
 }  // namespace
 
 void bind_coco_eval(py::module_& m) {
+  numpy_exp = find_numpy_exp();
   m.def("coco_evaluate", &evaluate_binding, py::arg("gt"), py::arg("dt"), py::arg("num_cells"),
         py::arg("iou_type"), py::arg("iou_thresholds"), py::arg("area_ranges"), py::arg("max_det"),
         py::arg("kpt_vars"), py::arg("precomputed"), py::arg("precomputed_offsets"),

@@ -54,7 +54,29 @@ void box_overlaps(const double* dt_box, const int64_t* dt_rows, int64_t d_n, con
   }
 }
 
-// Object keypoint similarity exactly as pycocotools' computeOks (D x G).
+// A keypoint box (its extent) and whether all its coordinates are finite.
+struct KeypointExtent {
+  double x0, x1, y0, y1;
+  bool ok;
+};
+
+// A pair whose OKS is computed: its slot in the output and its terms' range in the scratch.
+struct OksPair {
+  int64_t out, start, count;
+};
+
+// Per-thread buffers of oks_overlaps, reused across cells.
+struct OksScratch {
+  std::vector<int64_t> used;                 // the gt's keypoints in its OKS (visible ones, or all)
+  std::vector<double> far, d2, neg_e, terms;  // per used keypoint: far bound, squared distance
+  std::vector<KeypointExtent> dt_extent;
+  std::vector<OksPair> pairs;
+};
+
+// Object keypoint similarity exactly as pycocotools' computeOks (D x G): the -e values of every
+// computed pair are gathered first and go through `exp` in one call (numpy's loop, see ExpLoop),
+// then each pair's terms are summed in numpy's order. Each gt's keypoints in its OKS are listed
+// once, so the per-pair loops do not branch on visibility (random flags mispredict).
 //
 // below > 0 (evaluation without details): a pair whose OKS is certainly below `below` is stored as
 // 0 without its exponentials (it cannot match at any threshold >= below). The test is a cheap
@@ -63,40 +85,54 @@ void box_overlaps(const double* dt_box, const int64_t* dt_rows, int64_t d_n, con
 // rounding can never make it claim a near keypoint far.
 void oks_overlaps(const CocoGtColumns& gt, const int64_t* gt_rows, int64_t g_n, const CocoDtColumns& dt,
                   const int64_t* dt_rows, int64_t d_n, const std::vector<double>& vars, double below,
-                  double* out) {
+                  const ExpLoop& exp, OksScratch& scratch, double* out) {
   constexpr double kFar = 3.0, kFarTerm = 0.0498;  // exp(-3) = 0.049787...
   const int64_t k = static_cast<int64_t>(vars.size());
   const double eps = std::numeric_limits<double>::epsilon();  // np.spacing(1)
-  std::vector<double> terms(k), far(k);
+  std::vector<int64_t>& used = scratch.used;
+  std::vector<double>&far = scratch.far, &d2 = scratch.d2, &neg_e = scratch.neg_e;
+  std::vector<OksPair>& pairs = scratch.pairs;
+  far.resize(k);
+  d2.resize(k);
+  neg_e.clear();
+  pairs.clear();
   const bool vars_ok = std::all_of(vars.begin(), vars.end(), [](double v) { return v > 0 && std::isfinite(v); });
   // Whole pairs first: the gap between the detection's keypoint box and the gt's (visible
   // keypoints, or enlarged box) bounds every keypoint's distance from below, so when it alone
   // is far for the largest variance, every term is, and the pair is dropped without the
   // per-keypoint test (which would find the same, bit for bit: the same rounded operations on
   // smaller-or-equal gaps).
-  struct Extent {
-    double x0, x1, y0, y1;
-    bool ok;  // finite
-  };
-  auto extent = [k](const double* kp, bool visible_only) {
-    Extent b{HUGE_VAL, -HUGE_VAL, HUGE_VAL, -HUGE_VAL, true};
-    for (int64_t j = 0; j < k; ++j) {
-      if (visible_only && !(kp[3 * j + 2] > 0)) continue;
-      const double x = kp[3 * j], y = kp[3 * j + 1];
+  auto extent = [](const double* kp, const int64_t* js, int64_t n) {
+    KeypointExtent b{HUGE_VAL, -HUGE_VAL, HUGE_VAL, -HUGE_VAL, true};
+    for (int64_t u = 0; u < n; ++u) {
+      const double x = kp[3 * js[u]], y = kp[3 * js[u] + 1];
       b.ok &= std::isfinite(x) && std::isfinite(y);
       b.x0 = std::min(b.x0, x), b.x1 = std::max(b.x1, x), b.y0 = std::min(b.y0, y), b.y1 = std::max(b.y1, y);
     }
     return b;
   };
   const bool pair_bound = below > 0 && vars_ok && k > 0;
-  std::vector<Extent> dt_extent(pair_bound ? d_n : 0);
-  for (int64_t d = 0; d < static_cast<int64_t>(dt_extent.size()); ++d)
-    dt_extent[d] = extent(dt.keypoints + 3 * k * dt_rows[d], false);
+  std::vector<KeypointExtent>& dt_extent = scratch.dt_extent;
+  dt_extent.resize(pair_bound ? d_n : 0);
+  used.resize(k);
+  if (pair_bound) {
+    std::iota(used.begin(), used.end(), int64_t{0});
+    for (int64_t d = 0; d < d_n; ++d) dt_extent[d] = extent(dt.keypoints + 3 * k * dt_rows[d], used.data(), k);
+  }
   for (int64_t g = 0; g < g_n; ++g) {
     const int64_t gr = gt_rows[g];
     const double* kg = gt.keypoints + 3 * k * gr;
-    int64_t visible = 0;
-    for (int64_t j = 0; j < k; ++j) visible += kg[3 * j + 2] > 0;
+    int64_t n_used = 0;
+    for (int64_t j = 0; j < k; ++j) {  // (branch-free: the flags are random)
+      used[n_used] = j;
+      n_used += kg[3 * j + 2] > 0;
+    }
+    const bool visible = n_used > 0;
+    if (!visible) {
+      std::iota(used.begin(), used.end(), int64_t{0});
+      n_used = k;
+    }
+    const int64_t* js = used.data();
     const double* bb = gt.bbox + 4 * gr;
     const double x0 = bb[0] - bb[2], x1 = bb[0] + bb[2] * 2;
     const double y0 = bb[1] - bb[3], y1 = bb[1] + bb[3] * 2;
@@ -104,16 +140,17 @@ void oks_overlaps(const CocoGtColumns& gt, const int64_t* gt_rows, int64_t g_n, 
     const bool bound = below > 0 && vars_ok && scale > 0 && std::isfinite(scale);
     double far_all = 0;
     if (bound)
-      for (int64_t j = 0; j < k; ++j) far_all = std::max(far_all, far[j] = kFar * vars[j] * 2 * scale * (1 + 1e-9));
-    Extent ge = visible > 0 ? extent(kg, true) : Extent{x0, x1, y0, y1, std::isfinite(x0 + x1 + y0 + y1)};
-    const int64_t terms_used = visible > 0 ? visible : k;
+      for (int64_t u = 0; u < n_used; ++u)
+        far_all = std::max(far_all, far[u] = kFar * vars[js[u]] * 2 * scale * (1 + 1e-9));
+    const KeypointExtent ge =
+        visible ? extent(kg, js, n_used) : KeypointExtent{x0, x1, y0, y1, std::isfinite(x0 + x1 + y0 + y1)};
     // the per-keypoint test's verdict when no keypoint is near
-    const bool all_far_rejects = 0.0 + kFarTerm * static_cast<double>(terms_used) <
-                                 below * static_cast<double>(terms_used) * (1 - 1e-9);
+    const double rejected_below = below * static_cast<double>(n_used) * (1 - 1e-9);
+    const bool all_far_rejects = 0.0 + kFarTerm * static_cast<double>(n_used) < rejected_below;
     const bool gt_bound = bound && pair_bound && ge.ok && all_far_rejects;
     for (int64_t d = 0; d < d_n; ++d) {
       if (gt_bound && dt_extent[d].ok) {
-        const Extent& de = dt_extent[d];
+        const KeypointExtent& de = dt_extent[d];
         const double dx = std::max({0.0, ge.x0 - de.x1, de.x0 - ge.x1});
         const double dy = std::max({0.0, ge.y0 - de.y1, de.y0 - ge.y1});
         if (dx * dx + dy * dy >= far_all) {
@@ -122,43 +159,53 @@ void oks_overlaps(const CocoGtColumns& gt, const int64_t* gt_rows, int64_t g_n, 
         }
       }
       const double* kd = dt.keypoints + 3 * k * dt_rows[d];
-      auto delta = [&](int64_t j, double& dx, double& dy) {
-        if (visible > 0) {
+      for (int64_t u = 0; u < n_used; ++u) {
+        const int64_t j = js[u];
+        double dx, dy;
+        if (visible) {
           dx = kd[3 * j] - kg[3 * j];
           dy = kd[3 * j + 1] - kg[3 * j + 1];
         } else {
           dx = std::max(0.0, x0 - kd[3 * j]) + std::max(0.0, kd[3 * j] - x1);
           dy = std::max(0.0, y0 - kd[3 * j + 1]) + std::max(0.0, kd[3 * j + 1] - y1);
         }
-      };
+        d2[u] = dx * dx + dy * dy;
+      }
       if (bound) {
         int64_t near = 0;
-        for (int64_t j = 0; j < k; ++j) {
-          if (visible > 0 && !(kg[3 * j + 2] > 0)) continue;
-          double dx, dy;
-          delta(j, dx, dy);
-          near += !(dx * dx + dy * dy >= far[j]);  // NaN counts as near
-        }
-        const double upper = static_cast<double>(near) + kFarTerm * static_cast<double>(terms_used - near);
-        if (upper < below * static_cast<double>(terms_used) * (1 - 1e-9)) {
+        for (int64_t u = 0; u < n_used; ++u) near += !(d2[u] >= far[u]);  // NaN counts as near
+        const double upper = static_cast<double>(near) + kFarTerm * static_cast<double>(n_used - near);
+        if (upper < rejected_below) {
           out[d * g_n + g] = 0.0;
           continue;
         }
       }
-      int64_t used = 0;
-      for (int64_t j = 0; j < k; ++j) {
-        if (visible > 0 && !(kg[3 * j + 2] > 0)) continue;
-        double dx, dy;
-        delta(j, dx, dy);
-        const double e = (dx * dx + dy * dy) / vars[j] / scale / 2;
-        terms[used++] = std::exp(-e);
-      }
-      out[d * g_n + g] = numpy_pairwise_sum(terms.data(), used) / static_cast<double>(used);
+      const int64_t start = static_cast<int64_t>(neg_e.size());
+      neg_e.resize(start + n_used);
+      for (int64_t u = 0; u < n_used; ++u) neg_e[start + u] = -(d2[u] / vars[js[u]] / scale / 2);
+      pairs.push_back({d * g_n + g, start, n_used});
     }
   }
+  std::vector<double>& terms = scratch.terms;
+  terms.resize(neg_e.size());
+  exp(neg_e.data(), terms.data(), static_cast<int64_t>(neg_e.size()));
+  for (const OksPair& p : pairs)
+    out[p.out] = numpy_pairwise_sum(terms.data() + p.start, p.count) / static_cast<double>(p.count);
 }
 
 }  // namespace
+
+void ExpLoop::operator()(const double* in, double* out, int64_t n) const {
+  if (n == 0) return;
+  if (fn == nullptr) {
+    std::transform(in, in + n, out, [](double x) { return std::exp(x); });
+    return;
+  }
+  char* args[2] = {reinterpret_cast<char*>(const_cast<double*>(in)), reinterpret_cast<char*>(out)};
+  const ptrdiff_t dimensions[1] = {static_cast<ptrdiff_t>(n)};
+  const ptrdiff_t steps[2] = {sizeof(double), sizeof(double)};
+  fn(args, dimensions, steps, data);
+}
 
 void id_positions(const int64_t* values, int64_t n, const int64_t* ids, int64_t m, int64_t* out) {
   if (m == 0) {
@@ -336,6 +383,7 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
     std::vector<int64_t> order, cand, cand_offsets;
     std::vector<double> cand_overlap;
     std::vector<uint8_t> ig, taken, crowd, outside;
+    OksScratch oks;
     for (int64_t x = begin; x < end; ++x) {
       const int64_t c = (x % K) * I + x / K;  // image x / K, category x % K
       const int64_t g0 = gt_offsets[c], G = gt_offsets[c + 1] - g0;
@@ -354,7 +402,8 @@ CocoEvalState coco_evaluate(const CocoGtColumns& gt, const CocoDtColumns& dt, co
           if (opt.iou_type == CocoIouType::kBox)
             box_overlaps(dt.bbox, drows, D, gt.bbox, grows, gt.iscrowd, G, overlaps.data());
           else
-            oks_overlaps(gt, grows, G, dt, drows, D, opt.kpt_vars, opt.keep_details ? 0.0 : lowest, overlaps.data());
+            oks_overlaps(gt, grows, G, dt, drows, D, opt.kpt_vars, opt.keep_details ? 0.0 : lowest, opt.exp, oks,
+                         overlaps.data());
           ov = overlaps.data();
         }
         if (opt.keep_details)

@@ -20,6 +20,7 @@
 //   threshold; 0 past the end). Cells with no non-ignored gt stay -1.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -50,6 +51,18 @@ struct CocoDtColumns {
   const double* keypoints = nullptr;  // (n, 3 * num_keypoints) or null
 };
 
+// exp over float64 values with the signature of numpy's ufunc inner loops (args = {in, out},
+// dimensions = {n}, steps = {8, 8} bytes, data). OKS must use the exp numpy's `np.exp` uses on
+// this machine: numpy dispatches float64 exp to SIMD code on some CPUs (AVX-512: Intel's SVML),
+// whose results differ from libm's in the last bit for a few percent of inputs, and pycocotools'
+// OKS values follow numpy. The bindings pass numpy's own loop; null means std::exp.
+struct ExpLoop {
+  void (*fn)(char** args, const ptrdiff_t* dimensions, const ptrdiff_t* steps, void* data) = nullptr;
+  void* data = nullptr;
+  // out[i] = exp(in[i]) for i < n (in and out do not overlap)
+  void operator()(const double* in, double* out, int64_t n) const;
+};
+
 struct CocoEvalOptions {
   int64_t num_cells = 0;
   // I when cells are k * I + i (category k, image i): they are then visited image by image, in
@@ -61,6 +74,7 @@ struct CocoEvalOptions {
   std::vector<double> area_ranges;             // (A, 2) lo, hi
   int64_t max_det = 100;                       // largest maxDets value
   std::vector<double> kpt_vars;                // (2 * sigma)^2 per keypoint (keypoints only)
+  ExpLoop exp;                                 // for OKS (keypoints only)
   // Precomputed overlaps (kPrecomputed): for each cell, a (D_cell x G_cell) row-major block in
   // the cell's sorted/truncated detection order and gt input order, at precomputed_offsets[cell].
   const double* precomputed = nullptr;
