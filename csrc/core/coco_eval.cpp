@@ -244,13 +244,15 @@ void keypoint_boxes(const double* keypoints, int64_t n, int64_t width, double* b
       const double* row = keypoints + i * width;
       double lo[2] = {row[0], row[1]}, hi[2] = {row[0], row[1]};
       bool nan[2] = {std::isnan(row[0]), std::isnan(row[1])};
-      for (int64_t j = 3; j < width; ++j) {
-        const int axis = static_cast<int>(j % 3);
-        if (axis == 2) continue;
-        const double v = row[j];
+      // (selects, not branches: which value is the extreme so far is unpredictable)
+      auto extend = [&](int axis, double v) {
         nan[axis] |= std::isnan(v);
-        if (v < lo[axis]) lo[axis] = v;
-        if (v > hi[axis]) hi[axis] = v;
+        lo[axis] = v < lo[axis] ? v : lo[axis];
+        hi[axis] = v > hi[axis] ? v : hi[axis];
+      };
+      for (int64_t j = 3; j < width; j += 3) {
+        extend(0, row[j]);
+        if (j + 1 < width) extend(1, row[j + 1]);
       }
       for (int axis = 0; axis < 2; ++axis)
         if (nan[axis]) lo[axis] = hi[axis] = std::numeric_limits<double>::quiet_NaN();
