@@ -188,6 +188,24 @@ py::dict evaluate_binding(const py::dict& gt, const py::dict& dt, int64_t num_ce
   return out;
 }
 
+std::vector<double> summary_means_binding(const CArray<double>& values, std::vector<std::vector<int64_t>> t_sets,
+                                          std::vector<std::vector<int64_t>> am_lists) {
+  if (values.ndim() != 3) throw py::value_error("values must have shape (T, X, AM)");
+  if (t_sets.size() != am_lists.size()) throw py::value_error("t_sets and am_lists must have the same length");
+  const int64_t T = values.shape(0), X = values.shape(1), AM = values.shape(2);
+  for (const auto& ts : t_sets)
+    for (size_t n = 0; n < ts.size(); ++n)
+      if (ts[n] < 0 || ts[n] >= T || (n > 0 && ts[n] <= ts[n - 1]))
+        throw py::value_error("t_sets must hold rising indices below T");
+  for (const auto& ams : am_lists)
+    for (int64_t am : ams)
+      if (am < 0 || am >= AM) throw py::value_error("am_lists indices must be below AM");
+  std::vector<double> out(t_sets.size());
+  py::gil_scoped_release release;
+  coco_summary_means(values.data(), T, X, AM, t_sets, am_lists, out.data());
+  return out;
+}
+
 py::tuple accumulate_binding(const CArray<int64_t>& dt_offsets, const CArray<double>& dt_score,
                              const CArray<uint8_t>& status, const CArray<int64_t>& npig, int64_t num_areas,
                              int64_t num_thresholds, int64_t num_images, std::vector<int64_t> categories,
@@ -385,6 +403,7 @@ void bind_coco_eval(py::module_& m) {
         py::arg("npig"), py::arg("num_areas"), py::arg("num_thresholds"), py::arg("num_images"),
         py::arg("categories"), py::arg("areas"), py::arg("max_dets"), py::arg("images"),
         py::arg("recall_thresholds"), py::arg("out_categories"), py::arg("out_areas"), py::arg("out_max_dets"));
+  m.def("coco_summary_means", &summary_means_binding, py::arg("values"), py::arg("t_sets"), py::arg("am_lists"));
   m.def("coco_sort_detections", &sort_detections_binding, py::arg("cell"), py::arg("score"),
         py::arg("num_cells"), py::arg("max_det"));
   // release_parsed_pages: only for a read-only shared file mapping (see coco_json.h)

@@ -287,6 +287,40 @@ double numpy_pairwise_sum(const double* a, int64_t n) {
   return numpy_pairwise_sum(a, n2) + numpy_pairwise_sum(a + n2, n - n2);
 }
 
+void coco_summary_means(const double* values, int64_t T, int64_t X, int64_t AM,
+                        const std::vector<std::vector<int64_t>>& t_sets,
+                        const std::vector<std::vector<int64_t>>& am_lists, double* out) {
+  const size_t S = t_sets.size();
+  std::vector<std::vector<double>> kept(S);
+  std::vector<int64_t> count(S, 0);
+  for (size_t s = 0; s < S; ++s) kept[s].resize(t_sets[s].size() * X * am_lists[s].size());
+  std::vector<size_t> active;
+  std::vector<size_t> next_t(S, 0);  // position in each (rising) t set
+  for (int64_t t = 0; t < T; ++t) {
+    active.clear();
+    for (size_t s = 0; s < S; ++s)
+      if (next_t[s] < t_sets[s].size() && t_sets[s][next_t[s]] == t) {
+        active.push_back(s);
+        ++next_t[s];
+      }
+    if (active.empty()) continue;
+    for (int64_t x = 0; x < X; ++x) {
+      const double* row = values + (t * X + x) * AM;
+      for (size_t s : active) {
+        double* to = kept[s].data();
+        int64_t n = count[s];
+        for (int64_t am : am_lists[s]) {  // (branch-free: written, then kept if > -1)
+          to[n] = row[am];
+          n += row[am] > -1;
+        }
+        count[s] = n;
+      }
+    }
+  }
+  for (size_t s = 0; s < S; ++s)
+    out[s] = count[s] == 0 ? -1.0 : numpy_pairwise_sum(kept[s].data(), count[s]) / static_cast<double>(count[s]);
+}
+
 void coco_sort_detections(const int64_t* cell, const double* score, int64_t n, int64_t num_cells,
                           int64_t max_det, std::vector<int64_t>& offsets, Column<int64_t>& order) {
   std::vector<int64_t> grouped_offsets;

@@ -142,6 +142,15 @@ void coco_accumulate(const CocoStateView& state, const CocoAccumulateOptions& op
 // numpy's pairwise summation order (np.sum of a float64 vector), for bit-identical sums.
 double numpy_pairwise_sum(const double* a, int64_t n);
 
+// pycocotools' summary means over a (T, X, AM) array (precision: X = R * K, recall: X = K; AM =
+// A * M): for each selection s, the values > -1 among rows t in t_sets[s] (rising), all x, and
+// columns am_lists[s] (in that order), i.e. np.mean(v[v > -1]) of the fancy-indexed selection
+// (C order of (t, x, am), numpy's pairwise sum), or -1 when there are none. One pass over the
+// array serves every selection (each alone would read one value per cache line).
+void coco_summary_means(const double* values, int64_t T, int64_t X, int64_t AM,
+                        const std::vector<std::vector<int64_t>>& t_sets,
+                        const std::vector<std::vector<int64_t>>& am_lists, double* out);
+
 // Position of each of values[0..n) in ids[0..m) (unique, in any order; a repeated id takes its
 // last position), -1 where absent: through a lookup table when the ids are small non-negative
 // integers (COCO's), else a binary search over the sorted ids.

@@ -258,52 +258,63 @@ class COCOeval:
 
 def summarize_eval(ev: Dict[str, Any], p: Params) -> Tuple[np.ndarray, List[str]]:
     """(stats, printed lines) of pycocotools' summarize for an accumulated ``eval`` dict."""
-    lines: List[str] = []
-
-    def one(ap: int = 1, iouThr: Optional[float] = None, areaRng: str = "all", maxDets: int = 100) -> float:
-        line = " {:<18} {} @[ IoU={:<9} | area={:>6s} | maxDets={:>3d} ] = {:0.3f}"
-        title = "Average Precision" if ap == 1 else "Average Recall"
-        kind = "(AP)" if ap == 1 else "(AR)"
-        iou = "{:0.2f}:{:0.2f}".format(p.iouThrs[0], p.iouThrs[-1]) if iouThr is None else "{:0.2f}".format(iouThr)
-        aind = [i for i, lbl in enumerate(p.areaRngLbl) if lbl == areaRng]
-        mind = [i for i, m in enumerate(p.maxDets) if m == maxDets]
-        s = ev["precision"] if ap == 1 else ev["recall"]
-        if iouThr is not None:
-            s = s[np.where(iouThr == p.iouThrs)[0]]
-        s = s[:, :, :, aind, mind] if ap == 1 else s[:, :, aind, mind]
-        valid = s[s > -1]
-        mean = -1 if len(valid) == 0 else np.mean(valid)
-        lines.append(line.format(title, kind, iou, areaRng, maxDets, mean))
-        return mean
-
     if p.iouType in ("segm", "bbox"):
         md = p.maxDets
-        stats = np.zeros((12,))
-        stats[0] = one(1)
-        stats[1] = one(1, iouThr=0.5, maxDets=md[2])
-        stats[2] = one(1, iouThr=0.75, maxDets=md[2])
-        stats[3] = one(1, areaRng="small", maxDets=md[2])
-        stats[4] = one(1, areaRng="medium", maxDets=md[2])
-        stats[5] = one(1, areaRng="large", maxDets=md[2])
-        stats[6] = one(0, maxDets=md[0])
-        stats[7] = one(0, maxDets=md[1])
-        stats[8] = one(0, maxDets=md[2])
-        stats[9] = one(0, areaRng="small", maxDets=md[2])
-        stats[10] = one(0, areaRng="medium", maxDets=md[2])
-        stats[11] = one(0, areaRng="large", maxDets=md[2])
+        requests = [(1, None, "all", 100), (1, 0.5, "all", md[2]), (1, 0.75, "all", md[2]),
+                    (1, None, "small", md[2]), (1, None, "medium", md[2]), (1, None, "large", md[2]),
+                    (0, None, "all", md[0]), (0, None, "all", md[1]), (0, None, "all", md[2]),
+                    (0, None, "small", md[2]), (0, None, "medium", md[2]), (0, None, "large", md[2])]
     else:
-        stats = np.zeros((10,))
-        stats[0] = one(1, maxDets=20)
-        stats[1] = one(1, maxDets=20, iouThr=0.5)
-        stats[2] = one(1, maxDets=20, iouThr=0.75)
-        stats[3] = one(1, maxDets=20, areaRng="medium")
-        stats[4] = one(1, maxDets=20, areaRng="large")
-        stats[5] = one(0, maxDets=20)
-        stats[6] = one(0, maxDets=20, iouThr=0.5)
-        stats[7] = one(0, maxDets=20, iouThr=0.75)
-        stats[8] = one(0, maxDets=20, areaRng="medium")
-        stats[9] = one(0, maxDets=20, areaRng="large")
-    return stats, lines
+        requests = [(1, None, "all", 20), (1, 0.5, "all", 20), (1, 0.75, "all", 20), (1, None, "medium", 20),
+                    (1, None, "large", 20), (0, None, "all", 20), (0, 0.5, "all", 20), (0, 0.75, "all", 20),
+                    (0, None, "medium", 20), (0, None, "large", 20)]
+    means: List[float] = [0.0] * len(requests)
+    for ap in (1, 0):
+        picked = [n for n, r in enumerate(requests) if r[0] == ap]
+        for n, mean in zip(picked, _summary_means(ev["precision"] if ap == 1 else ev["recall"], p,
+                                                  [requests[n][1:] for n in picked])):
+            means[n] = mean
+    line = " {:<18} {} @[ IoU={:<9} | area={:>6s} | maxDets={:>3d} ] = {:0.3f}"
+    lines = []
+    for (ap, iou_thr, area_rng, max_dets), mean in zip(requests, means):
+        iou = "{:0.2f}:{:0.2f}".format(p.iouThrs[0], p.iouThrs[-1]) if iou_thr is None else "{:0.2f}".format(iou_thr)
+        lines.append(line.format("Average Precision" if ap == 1 else "Average Recall", "(AP)" if ap == 1 else "(AR)",
+                                 iou, area_rng, max_dets, mean))
+    return np.array(means, dtype=np.float64), lines
+
+
+def _summary_means(values: np.ndarray, p: Params, requests: List[tuple]) -> List[float]:
+    """pycocotools' ``_summarize`` means, ``np.mean(s[s > -1])`` or -1, of each (iouThr, areaRng
+    label, maxDets) request over precision (T, R, K, A, M) or recall (T, K, A, M) ``values``, all
+    in one native pass. A selection pycocotools' indexing would reject (positions that do not
+    broadcast or lie outside the array) goes through that indexing, which raises the same error."""
+    values = np.asarray(values)
+    T, A, M = values.shape[0], values.shape[-2], values.shape[-1]
+    picks, native = [], {}  # per request (tind, aind, mind); request -> (t rows, a * M + m columns)
+    for n, (iou_thr, area_rng, max_dets) in enumerate(requests):
+        tind = np.arange(T) if iou_thr is None else np.where(iou_thr == np.asarray(p.iouThrs))[0]
+        aind = [i for i, lbl in enumerate(p.areaRngLbl) if lbl == area_rng]
+        mind = [i for i, m in enumerate(p.maxDets) if m == max_dets]
+        picks.append((tind, aind, mind))
+        try:
+            a, m = np.broadcast_arrays(np.asarray(aind, dtype=np.int64), np.asarray(mind, dtype=np.int64))
+        except ValueError:
+            continue
+        if A * M > 0 and (len(tind) == 0 or tind.max() < T) and (len(a) == 0 or (a.max() < A and m.max() < M)):
+            native[n] = ([int(t) for t in tind], [int(c) for c in a * M + m])
+    means = {}
+    if native:
+        flat = np.ascontiguousarray(values, dtype=np.float64).reshape(T, -1, A * M)
+        means = dict(zip(native, _C.coco_summary_means(flat, [t for t, _ in native.values()],
+                                                        [c for _, c in native.values()])))
+    out = []
+    for n, (tind, aind, mind) in enumerate(picks):
+        if n not in means:
+            s = values[tind][..., aind, mind]
+            valid = s[s > -1]
+            means[n] = -1.0 if len(valid) == 0 else float(np.mean(valid))
+        out.append(means[n])
+    return out
 
 
 # ---------------------------------------------------------------------- preparation

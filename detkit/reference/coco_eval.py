@@ -1,5 +1,6 @@
-"""Reference COCO evaluation on flat columns: the twin of the native ``coco_evaluate`` and
-``coco_accumulate`` (numpy only), written straight from pycocotools' rules.
+"""Reference COCO evaluation on flat columns: the twin of the native ``coco_evaluate``,
+``coco_accumulate`` and ``coco_summary_means`` (numpy only), written straight from pycocotools'
+rules.
 
 Columns: ``gt`` is a dict with ``cell`` (k * num_images + i, -1 = not evaluated), ``bbox`` (xywh),
 ``area``, ``iscrowd``, ``ignore``, ``id`` and optionally ``keypoints``; ``dt`` has ``cell``,
@@ -155,3 +156,15 @@ def coco_accumulate(state, num_images, categories, max_dets, recall_thresholds):
                     precision[t, :, k, a, m] = q
                     scores[t, :, k, a, m] = ss
     return precision, recall, scores
+
+
+def coco_summary_means(values, t_sets, am_lists):
+    """The twin of the native ``coco_summary_means``: for each selection (rows ``t_sets[s]`` and
+    columns ``am_lists[s]`` of a (T, X, AM) array), pycocotools' ``np.mean(s[s > -1])``, or -1
+    when no value is above -1."""
+    out = []
+    for rows, cols in zip(t_sets, am_lists):
+        s = values[np.asarray(rows, dtype=np.int64)][:, :, np.asarray(cols, dtype=np.int64)]
+        valid = s[s > -1]
+        out.append(-1.0 if len(valid) == 0 else float(np.mean(valid)))
+    return out

@@ -460,6 +460,38 @@ def test_quirk_summarize_without_100_dets_reports_minus_one():
     assert_same(pc, dk)
 
 
+@pytest.mark.parametrize("labels, max_dets", [
+    (["all", "all", "small", "large"], [1, 10, 100]),  # a repeated label: two area positions, paired with one maxDets
+    (["all", "small", "medium", "large"], [1, 100, 100]),  # a repeated maxDets
+])
+def test_summarize_repeated_labels_and_max_dets_as_pycocotools(labels, max_dets):
+    gt, dt = make_dataset(11)
+
+    def configure(p):
+        p.areaRngLbl = labels
+        p.maxDets = max_dets
+
+    assert_same(*evaluate_both(gt, dt, "bbox", configure))
+
+
+def test_summarize_selection_pycocotools_cannot_index_raises_as_pycocotools():
+    # two "all" areas against three maxDets of 100: index lists of lengths 2 and 3 do not broadcast
+    gt, dt = make_dataset(12)
+    errors = []
+    for impl in ("pycocotools", "detkit"):
+        g = _pc_coco(gt) if impl == "pycocotools" else COCO(copy.deepcopy(gt))
+        d = _quiet(g.loadRes, copy.deepcopy(dt))[0]
+        E = (pycocoeval.COCOeval if impl == "pycocotools" else COCOeval)(g, d, "bbox")
+        E.params.areaRngLbl = ["all", "all", "medium", "large"]
+        E.params.maxDets = [100, 100, 100]
+        _quiet(E.evaluate)
+        _quiet(E.accumulate)
+        with pytest.raises(IndexError) as info:
+            _quiet(E.summarize)
+        errors.append(type(info.value))
+    assert errors[0] is errors[1]
+
+
 def test_quirk_empty_image_and_category_cells_stay_minus_one():
     gt, dt = make_dataset(5)
     pc, dk = evaluate_both(gt, dt)

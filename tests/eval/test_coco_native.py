@@ -87,6 +87,34 @@ def test_native_oks_matches_reference(seed, n_gt, n_dt, k):
     np.testing.assert_array_equal(got["status"].reshape(want["status"].shape), want["status"])
 
 
+@given(st.integers(0, 10_000), st.integers(1, 11), st.integers(0, 2_000), st.integers(1, 12),
+       st.floats(0, 1), st.sampled_from([1.0, 1e-3, 1e6]))
+def test_native_summary_means_match_reference(seed, T, X, AM, missing, scale):
+    # X up to 2,000 with up to 11 rows and 3 columns: selections past numpy's 8,192-value
+    # reduction buffer, whose pairwise sums the native one must follow
+    rng = np.random.default_rng(seed)
+    values = rng.random((T, X, AM)) * scale
+    values[rng.random(values.shape) < missing] = -1
+    values[rng.random(values.shape) < 0.01] = np.nan  # not > -1: left out, as by numpy
+    t_sets = [sorted(set(rng.integers(0, T, rng.integers(0, T + 1)).tolist())) for _ in range(4)] + [list(range(T))]
+    am_lists = [rng.integers(0, AM, rng.integers(0, 4)).tolist() for _ in range(5)]
+    assert _C.coco_summary_means(values, t_sets, am_lists) == ref.coco_summary_means(values, t_sets, am_lists)
+
+
+def test_native_summary_means_reject_bad_selections():
+    values = np.zeros((2, 3, 4))
+    with pytest.raises(ValueError, match="shape"):
+        _C.coco_summary_means(np.zeros((2, 3)), [[0]], [[0]])
+    with pytest.raises(ValueError, match="rising"):
+        _C.coco_summary_means(values, [[1, 0]], [[0]])
+    with pytest.raises(ValueError, match="rising"):
+        _C.coco_summary_means(values, [[2]], [[0]])
+    with pytest.raises(ValueError, match="below AM"):
+        _C.coco_summary_means(values, [[0]], [[4]])
+    with pytest.raises(ValueError, match="same length"):
+        _C.coco_summary_means(values, [[0]], [])
+
+
 def test_native_binding_rejects_bad_shapes_and_cells():
     gt, dt = columns(0, 2, 2, 5, 5, False, False)
     with pytest.raises(ValueError, match="cell index out of range"):
