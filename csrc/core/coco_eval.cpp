@@ -600,6 +600,34 @@ int64_t true_positives(const uint8_t* row, const uint8_t* keep, int64_t n, int64
   return tp;
 }
 
+// dst (w rows of n bytes) = the transpose of src (n rows of w bytes): 8 x 8 byte tiles as eight
+// words, transposed by swapping 4-, 2- and 1-byte blocks (three masked exchanges per word pair).
+void transpose_bytes(const uint8_t* src, int64_t n, int64_t w, uint8_t* dst) {
+  int64_t r0 = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  auto exchange = [](uint64_t& lo, uint64_t& hi, int shift, uint64_t mask) {
+    const uint64_t t = ((lo >> shift) ^ hi) & mask;
+    lo ^= t << shift;
+    hi ^= t;
+  };
+  for (; r0 + 8 <= n; r0 += 8) {
+    int64_t c0 = 0;
+    for (; c0 + 8 <= w; c0 += 8) {
+      uint64_t r[8];  // r[i]: row r0 + i's bytes c0 .. c0 + 7, byte j at bits 8j
+      for (int i = 0; i < 8; ++i) std::memcpy(&r[i], src + (r0 + i) * w + c0, 8);
+      for (int i = 0; i < 4; ++i) exchange(r[i], r[i + 4], 32, 0x00000000FFFFFFFFull);
+      for (int i : {0, 1, 4, 5}) exchange(r[i], r[i + 2], 16, 0x0000FFFF0000FFFFull);
+      for (int i : {0, 2, 4, 6}) exchange(r[i], r[i + 1], 8, 0x00FF00FF00FF00FFull);
+      for (int j = 0; j < 8; ++j) std::memcpy(dst + (c0 + j) * n + r0, &r[j], 8);
+    }
+    for (; c0 < w; ++c0)
+      for (int64_t i = r0; i < r0 + 8; ++i) dst[c0 * n + i] = src[i * w + c0];
+  }
+#endif
+  for (; r0 < n; ++r0)
+    for (int64_t c = 0; c < w; ++c) dst[c * n + r0] = src[r0 * w + c];
+}
+
 // Buffers for the curves of one area range over a category's `total` detections.
 struct CurveScratch {
   std::vector<int64_t> event_fp, event_n;
@@ -641,7 +669,7 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
   parallel_for(nk, 4, [&](int64_t begin, int64_t end) {
     std::vector<int64_t> entries;  // the category's detections j in score order
     std::vector<uint64_t> keys;
-    std::vector<uint8_t> local;
+    std::vector<uint8_t> sorted, local;
     std::vector<int64_t> rank, position, ranked, kept_count, first_kept;
     std::vector<uint8_t> keep;
     CurveScratch scratch;
@@ -675,29 +703,27 @@ void coco_accumulate(const CocoStateView& st, const CocoAccumulateOptions& opt, 
       stable_radix_sort(keys, entries);
       const int64_t total = static_cast<int64_t>(entries.size());
       for (int64_t n = 0; n < total; ++n) position[entries[n] - j_begin] = n;
-      // The detections' statuses, one small block, are gathered once into one row of `total`
-      // bytes in score order per (selected area, t): each curve below is then one pass over a
-      // contiguous row. The block is read in order (read in score order, most reads would miss
-      // the cache). Everything is in locals: byte stores may alias any captured or member
-      // value, which would then be reloaded at every step.
-      local.resize(total * nA * T);
+      // The detections' statuses end up in one row of `total` bytes in score order per (selected
+      // area, t): each curve below is then one pass over a contiguous row. The status block is
+      // read in order (read in score order, most reads would miss the cache), each detection's
+      // selected (a, t) bytes copied to its place in score order (one cache line, where writing
+      // them to their rows at once would touch nA * T lines), then transposed in 8 x 8 tiles.
+      const int64_t W = nA * T;
+      sorted.resize(total * W);
       {
-        uint8_t* rows = local.data();
+        uint8_t* to_sorted = sorted.data();
         const int64_t* areas = opt.areas.data();
         const int64_t* positions = position.data();
-        const uint8_t* status = st.status;
-        const int64_t num_t = T, num_a = nA, stride = A0 * T;
+        const int64_t stride = A0 * T;
         for (int64_t j = j_begin; j < j_end; ++j) {
           const int64_t n = positions[j - j_begin];
           if (n < 0) continue;
-          const uint8_t* src = status + j * stride;
-          for (int64_t a = 0; a < num_a; ++a) {
-            const uint8_t* from = src + areas[a] * num_t;
-            uint8_t* to = rows + a * num_t * total + n;
-            for (int64_t t = 0; t < num_t; ++t) to[t * total] = from[t];
-          }
+          for (int64_t a = 0; a < nA; ++a)
+            std::memcpy(to_sorted + n * W + a * T, st.status + j * stride + areas[a] * T, static_cast<size_t>(T));
         }
       }
+      local.resize(total * W);
+      transpose_bytes(sorted.data(), total, W, local.data());
       // Each max-dets column's detections, the first max_dets[m] of each image (rank below the
       // cut), in score order: keep[m * total + n], how many (kept_count[m]) and the first
       // (first_kept[m], -1 if none). The same for every area range, so found once here.
