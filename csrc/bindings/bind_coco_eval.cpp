@@ -318,6 +318,20 @@ py::array_t<int64_t> id_positions_binding(const CArray<int64_t>& values, const C
   return out;
 }
 
+py::array_t<int64_t> cells_binding(const CArray<int64_t>& category_pos, const CArray<int64_t>& image_pos,
+                                   int64_t num_images) {
+  if (category_pos.ndim() != 1) throw py::value_error("category_pos must be a 1-d integer array");
+  const int64_t n = category_pos.shape(0);
+  require_length(image_pos, n, "image_pos");
+  if (num_images < 0) throw py::value_error("num_images must be >= 0");
+  py::array_t<int64_t> cell(n);
+  {
+    py::gil_scoped_release release;
+    coco_cells(category_pos.data(), image_pos.data(), n, num_images, cell.mutable_data());
+  }
+  return cell;
+}
+
 // (boxes (n, 4), areas (n,)) of an (n, width) float64 keypoint array (see keypoint_boxes).
 py::tuple keypoint_boxes_binding(const py::array_t<double, py::array::c_style | py::array::forcecast>& keypoints) {
   if (keypoints.ndim() != 2 || keypoints.shape(1) < 2)
@@ -409,6 +423,7 @@ void bind_coco_eval(py::module_& m) {
   // release_parsed_pages: only for a read-only shared file mapping (see coco_json.h)
   m.def("keypoint_boxes", &keypoint_boxes_binding, py::arg("keypoints"));
   m.def("id_positions", &id_positions_binding, py::arg("values"), py::arg("ids"));
+  m.def("coco_cells", &cells_binding, py::arg("category_pos"), py::arg("image_pos"), py::arg("num_images"));
   m.def("coco_parse_results", &parse_results_binding, py::arg("data"), py::arg("release_parsed_pages") = false);
   m.def("coco_parse_instances", &parse_instances_binding, py::arg("data"), py::arg("release_parsed_pages") = false);
 }

@@ -238,6 +238,13 @@ void id_positions(const int64_t* values, int64_t n, const int64_t* ids, int64_t 
   });
 }
 
+void coco_cells(const int64_t* category_pos, const int64_t* image_pos, int64_t n, int64_t num_images, int64_t* cell) {
+  parallel_for(n, 1 << 16, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r)
+      cell[r] = category_pos[r] >= 0 && image_pos[r] >= 0 ? category_pos[r] * num_images + image_pos[r] : -1;
+  });
+}
+
 void keypoint_boxes(const double* keypoints, int64_t n, int64_t width, double* boxes, double* areas) {
   parallel_for(n, 4096, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {

@@ -156,6 +156,10 @@ void coco_summary_means(const double* values, int64_t T, int64_t X, int64_t AM,
 // integers (COCO's), else a binary search over the sorted ids.
 void id_positions(const int64_t* values, int64_t n, const int64_t* ids, int64_t m, int64_t* out);
 
+// Evaluation cells of n records: cell = category_pos * num_images + image_pos, or -1 where
+// either position is -1 (the record is not evaluated).
+void coco_cells(const int64_t* category_pos, const int64_t* image_pos, int64_t n, int64_t num_images, int64_t* cell);
+
 // pycocotools' loadRes box and area of keypoint results: for each (width,) row of keypoints
 // (x, y, v, x, y, v, ...; width >= 2), with x0 = min(x), x1 = max(x) and likewise y (NaN if any
 // is NaN, as np.min), box = [x0, y0, x1 - x0, y1 - y0] and area = (x1 - x0) * (y1 - y0).

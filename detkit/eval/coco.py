@@ -359,6 +359,8 @@ class COCO:
             "ignore": np.zeros(n), "num_keypoints": np.broadcast_to(np.float64(np.nan), (n,)),
             "category_ids_gt": gt["category_ids"], "image_ids_gt": gt["image_ids"],
             "ids_unique": True, **extra,
+            # box results were checked finite above: evaluation need not look for NaN boxes again
+            "bbox_finite": kind == "bbox",
         }
         if "keypoints" in cols:
             res._columns["keypoints"] = cols["keypoints"]

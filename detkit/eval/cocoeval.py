@@ -352,8 +352,7 @@ def _traversal_rows(cols: dict, img_pos: np.ndarray, p: Params) -> Tuple[np.ndar
     ipos = _take(img_pos, rows)
     if p.useCats:
         kpos = _positions(cats, np.asarray(p.catIds, dtype=np.int64))
-        cell = np.where((kpos >= 0) & (ipos >= 0), kpos * I + ipos, -1)
-        return rows, cell
+        return rows, _C.coco_cells(kpos, np.ascontiguousarray(ipos, dtype=np.int64), I)
     # useCats = 0: an image's annotations pooled category by category, in p.catIds order
     parts = [np.flatnonzero(cats == c) for c in p.catIds]
     pick = np.concatenate(parts) if parts else np.zeros(0, np.int64)
@@ -415,6 +414,8 @@ def _prepare(coco_gt, coco_dt, p: Params, use_ignore_flag: bool) -> dict:
                                  f"(3 per sigma in kpt_oks_sigmas)")
     elif p.iouType == "bbox":
         for name, cols, rows, sel in (("ground truth", gt, g_rows, g_eval), ("detection", dt, d_rows, d_eval)):
+            if cols.get("bbox_finite", False):
+                continue
             box = _take(cols["bbox"], rows)
             if np.isnan(box).any() and np.isnan(box[sel]).any():
                 raise ValueError(f"every {name} needs a finite 'bbox' [x, y, w, h]")

@@ -1,6 +1,6 @@
-"""Reference COCO evaluation on flat columns: the twin of the native ``coco_evaluate``,
-``coco_accumulate`` and ``coco_summary_means`` (numpy only), written straight from pycocotools'
-rules.
+"""Reference COCO evaluation on flat columns: the twin of the native ``coco_cells``,
+``coco_evaluate``, ``coco_accumulate`` and ``coco_summary_means`` (numpy only), written straight
+from pycocotools' rules.
 
 Columns: ``gt`` is a dict with ``cell`` (k * num_images + i, -1 = not evaluated), ``bbox`` (xywh),
 ``area``, ``iscrowd``, ``ignore``, ``id`` and optionally ``keypoints``; ``dt`` has ``cell``,
@@ -168,3 +168,10 @@ def coco_summary_means(values, t_sets, am_lists):
         valid = s[s > -1]
         out.append(-1.0 if len(valid) == 0 else float(np.mean(valid)))
     return out
+
+
+def coco_cells(category_pos, image_pos, num_images):
+    """The twin of the native ``coco_cells``: category_pos * num_images + image_pos, -1 where
+    either position is -1."""
+    category_pos, image_pos = np.asarray(category_pos), np.asarray(image_pos)
+    return np.where((category_pos >= 0) & (image_pos >= 0), category_pos * num_images + image_pos, -1)

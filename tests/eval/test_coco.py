@@ -690,6 +690,25 @@ def test_results_must_be_a_list():
         COCO(gt).loadRes({"image_id": 7})
 
 
+def test_nan_boxes_of_evaluated_records_are_named_at_evaluate():
+    """Records that skipped loadRes's checks (a dataset dict as detections, a ground truth) get
+    the box check at evaluate; box results from loadRes were checked when loaded."""
+    gt, dt = make_dataset(13)
+    bad_gt = copy.deepcopy(gt)
+    bad_gt["annotations"][0]["bbox"] = [float("nan"), 1.0, 2.0, 3.0]
+    E = COCOeval(COCO(bad_gt), COCO(gt).loadRes(copy.deepcopy(dt)), "bbox")
+    with pytest.raises(ValueError, match="every ground truth needs a finite 'bbox'"):
+        E.evaluate()
+    as_dataset = {"images": gt["images"], "categories": gt["categories"],
+                  "annotations": [dict(d, id=i + 1, area=1.0, iscrowd=0) for i, d in enumerate(copy.deepcopy(dt))]}
+    as_dataset["annotations"][0]["bbox"] = [0.0, float("nan"), 2.0, 3.0]
+    E = COCOeval(COCO(gt), COCO(as_dataset), "bbox")
+    with pytest.raises(ValueError, match="every detection needs a finite 'bbox'"):
+        E.evaluate()
+    with pytest.raises(ValueError, match="non-finite bbox"):
+        COCO(gt).loadRes(as_dataset["annotations"])
+
+
 def test_bad_iou_type_and_annotation_file():
     with pytest.raises(ValueError, match="iouType must be"):
         COCOeval(None, None, "mask")

@@ -101,6 +101,20 @@ def test_native_summary_means_match_reference(seed, T, X, AM, missing, scale):
     assert _C.coco_summary_means(values, t_sets, am_lists) == ref.coco_summary_means(values, t_sets, am_lists)
 
 
+@given(st.lists(st.integers(-1, 90), max_size=300), st.integers(0, 6000), st.integers(0, 10_000))
+def test_native_cells_match_reference(category_pos, num_images, seed):
+    kpos = np.asarray(category_pos, dtype=np.int64)
+    ipos = np.random.default_rng(seed).integers(-1, max(num_images, 1), len(kpos))
+    np.testing.assert_array_equal(_C.coco_cells(kpos, ipos, num_images), ref.coco_cells(kpos, ipos, num_images))
+
+
+def test_native_cells_reject_other_shapes():
+    with pytest.raises(ValueError, match="image_pos"):
+        _C.coco_cells(np.zeros(3, np.int64), np.zeros(2, np.int64), 5)
+    with pytest.raises(ValueError, match="num_images"):
+        _C.coco_cells(np.zeros(3, np.int64), np.zeros(3, np.int64), -1)
+
+
 def test_native_summary_means_reject_bad_selections():
     values = np.zeros((2, 3, 4))
     with pytest.raises(ValueError, match="shape"):
