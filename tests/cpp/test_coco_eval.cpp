@@ -1,5 +1,6 @@
 // COCO evaluate/accumulate on hand-built cells, and the JSON scanners on valid, chunked and
 // malformed input (runs under AddressSanitizer/UBSan in the sanitizer build).
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <random>
@@ -47,6 +48,63 @@ void test_perfect_detection_and_crowd() {
   CHECK(recall[0] == 1.0 && recall[1] == 1.0);
   CHECK_NEAR(precision[2], 1.0, 1e-15);
   CHECK(scores[2] == 0.9);
+}
+
+// Statuses that differ per (area, threshold), 13 detections (not a multiple of the 8 x 8 tiles)
+// and 3 x 3 (area, threshold) rows (nor that): accumulate must find each row's statuses in score
+// order, whatever its tiled transposition does.
+void test_accumulate_rows_in_score_order() {
+  const int64_t N = 13, T = 3, A = 3;
+  std::vector<int64_t> offsets{0, N}, npig{N, N, N};
+  std::vector<double> score(N);
+  std::vector<uint8_t> status(N * A * T, 0);  // unmatched, not ignored: false positives
+  for (int64_t j = 0; j < N; ++j) score[j] = 0.01 * static_cast<double>(j);  // the last is the best
+  for (int64_t a = 0; a < A; ++a)
+    for (int64_t t = 0; t < T; ++t) {
+      // row (a, t): the best a + t detections (in score order) are true positives
+      for (int64_t j = N - (a + t); j < N; ++j) status[(j * A + a) * T + t] = 1;
+    }
+  detkit::CocoStateView v{1, A, T, offsets.data(), score.data(), status.data(), npig.data()};
+  detkit::CocoAccumulateOptions acc;
+  acc.num_images = 1;
+  acc.categories = {0};
+  acc.areas = {0, 1, 2};
+  acc.max_dets = {100};
+  acc.images = {0};
+  acc.recall_thresholds = {0.0};
+  acc.out_categories = 1;
+  acc.out_areas = A;
+  acc.out_max_dets = 1;
+  std::vector<double> precision(T * A, -2), recall(T * A, -2), scores(T * A, -2);
+  detkit::coco_accumulate(v, acc, precision.data(), recall.data(), scores.data());
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t a = 0; a < A; ++a) {
+      const int64_t tp = a + t;
+      CHECK(recall[t * A + a] == static_cast<double>(tp) / N);
+      // the true positives come first in score order: the interpolated precision at recall 0 is
+      // the best of e / (e + eps) over them (1/(1 + eps) for one, 1 from two on), else 0
+      double best = 0;
+      for (int64_t e = 1; e <= tp; ++e)
+        best = std::max(best, static_cast<double>(e) / (static_cast<double>(e) + 2.220446049250313e-16));
+      CHECK(precision[t * A + a] == best);
+    }
+}
+
+// Summary means: values above -1 only (NaN and -1 left out), C order of (t, x, am), -1 if none.
+void test_summary_means_and_cells() {
+  const double nan = std::nan("");
+  // T = 2, X = 2, AM = 3
+  std::vector<double> v{0.5, -1, 1.0, 0.25, nan, 0.0, -1, -1, 0.75, 1.0, -1, 0.5};
+  std::vector<std::vector<int64_t>> t_sets{{0, 1}, {1}, {0}, {}}, am_lists{{0}, {1}, {1, 2}, {0}};
+  std::vector<double> out(4);
+  detkit::coco_summary_means(v.data(), 2, 2, 3, t_sets, am_lists, out.data());
+  CHECK(out[0] == (0.5 + 0.25 + 1.0) / 3);  // column 0 over both t: 0.5, 0.25, -1 (out), 1.0
+  CHECK(out[1] == -1.0);                      // column 1 at t = 1: -1, -1
+  CHECK(out[2] == (1.0 + 0.0) / 2);           // columns 1, 2 at t = 0: -1, 1.0, NaN, 0.0
+  CHECK(out[3] == -1.0);                      // no rows
+  std::vector<int64_t> kpos{0, 2, -1, 1}, ipos{3, 0, 1, -1}, cell(4);
+  detkit::coco_cells(kpos.data(), ipos.data(), 4, 5, cell.data());
+  CHECK(cell[0] == 3 && cell[1] == 10 && cell[2] == -1 && cell[3] == -1);
 }
 
 void test_pairwise_sum_order() {
@@ -280,6 +338,8 @@ void test_number_rounding() {
 int main() {
   test_perfect_detection_and_crowd();
   test_pairwise_sum_order();
+  test_accumulate_rows_in_score_order();
+  test_summary_means_and_cells();
   test_results_scanner();
   test_segmentation_scanner();
   test_absent_segmentations_are_written_only_when_needed();
