@@ -16,7 +16,9 @@ equal pycocotools' arrays exactly, including its quirks:
   recall thresholds with ``searchsorted(side="left")`` (0 past the last recall); cells without
   non-ignored gts are -1; ``summarize`` averages the entries > -1;
 * OKS uses ``(2 sigma)^2`` variances, the gt's ``area + spacing(1)``, and for gts without visible
-  keypoints the distance to the box enlarged by its size on every side;
+  keypoints the distance to the box enlarged by its size on every side; its exponentials go
+  through numpy's own ``exp`` loop, because on some CPUs (AVX-512) numpy's exp differs from the C
+  library's in the last bit for a few percent of inputs;
 * with ``useCats = 0`` all categories of an image are pooled (for keypoints pycocotools then finds
   no overlaps at all, so nothing matches; reproduced).
 
