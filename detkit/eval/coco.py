@@ -276,7 +276,7 @@ class COCO:
         if isinstance(resFile, (str, bytes, os.PathLike)):
             cols = _parse_file(resFile, _C.coco_parse_results)
             if cols is not None and self._fast_results_ok(cols):
-                res = self._results_from_columns(cols, _Loader(resFile, self))
+                res = self._results_from_columns(cols, _Loader(resFile, self), from_json_file=True)
                 if res is not None:
                     return res
             anns = json.loads(_read_bytes(resFile))
@@ -316,12 +316,12 @@ class COCO:
             return bool((kind == _cy_mask.SEGM_RLE_STRING).all())
         return "keypoints" in cols and bool(cols["has_keypoints"].all())
 
-    def _results_from_columns(self, cols: dict, load_dicts) -> "COCO":
+    def _results_from_columns(self, cols: dict, load_dicts, from_json_file: bool = False) -> "COCO":
         """A result COCO in column mode, with areas and boxes as pycocotools' loadRes computes
         them: box records (area = w * h), mask records (area and missing boxes from the mask)
         or keypoint records (box and area from the keypoints' extent). None when a mask, or a
         keypoint list without an (x, y) pair, needs the general path (the caller then reads the
-        dicts)."""
+        dicts). ``from_json_file``: the columns are the native scanner's (JSON numbers, so finite)."""
         n = len(cols["image_id"])
         gt = self._eval_columns()
         kind = "bbox" if "has_bbox" not in cols or cols["has_bbox"][0] else \
@@ -359,8 +359,9 @@ class COCO:
             "ignore": np.zeros(n), "num_keypoints": np.broadcast_to(np.float64(np.nan), (n,)),
             "category_ids_gt": gt["category_ids"], "image_ids_gt": gt["image_ids"],
             "ids_unique": True, **extra,
-            # box results were checked finite above: evaluation need not look for NaN boxes again
-            "bbox_finite": kind == "bbox",
+            # box results were checked finite above, keypoints read from a JSON file are numbers:
+            # evaluation need not look for NaN in them again
+            "bbox_finite": kind == "bbox", "keypoints_finite": from_json_file and kind == "keypoints",
         }
         if "keypoints" in cols:
             res._columns["keypoints"] = cols["keypoints"]

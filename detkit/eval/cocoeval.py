@@ -367,6 +367,17 @@ def _take(arr, rows):
     return arr if rows is None or arr is None else arr[rows]
 
 
+def _keypoints_may_hold_nan(cols: dict, kp: np.ndarray) -> bool:
+    """False when ``kp`` certainly holds no NaN (no false negatives): results read from a JSON file
+    are finite numbers; a file read by the native scanner has NaN rows exactly where a record has
+    no keypoints. Otherwise a search of the whole array."""
+    if cols.get("keypoints_finite", False):
+        return False
+    if "has_keypoints" in cols:
+        return not bool(np.asarray(cols["has_keypoints"]).all())
+    return bool(np.isnan(kp).any())
+
+
 def _prepare(coco_gt, coco_dt, p: Params, use_ignore_flag: bool) -> dict:
     if p.iouType not in ("bbox", "segm", "keypoints"):
         raise ValueError(f"iouType must be 'bbox', 'segm' or 'keypoints', got {p.iouType!r}")
@@ -411,7 +422,7 @@ def _prepare(coco_gt, coco_dt, p: Params, use_ignore_flag: bool) -> dict:
         for name, cols, rows, sel in (("ground truth", gt, g_rows, g_eval), ("detection", dt, d_rows, d_eval)):
             kp = cols.get("keypoints")
             if sel.any() and (kp is None or kp.shape[1] != width or  # NaN rows matter only when evaluated
-                              (np.isnan(kp).any() and np.isnan(_take(kp, rows)[sel]).any())):
+                              (_keypoints_may_hold_nan(cols, kp) and np.isnan(_take(kp, rows)[sel]).any())):
                 raise ValueError(f"every {name} needs 'keypoints' with {width} values "
                                  f"(3 per sigma in kpt_oks_sigmas)")
     elif p.iouType == "bbox":

@@ -732,6 +732,35 @@ def test_keypoints_need_matching_sigma_count():
         E.evaluate()
 
 
+@pytest.mark.parametrize("as_file", [False, True])
+def test_evaluated_gt_without_keypoints_is_named_and_others_are_not(tmp_path, as_file):
+    # a file goes through the native scanner, which pads a record without keypoints with NaN
+    gt, dt = make_dataset(401, keypoints=17)
+    lacking = gt["annotations"][0]
+    del lacking["keypoints"]
+    source = gt
+    if as_file:
+        (tmp_path / "gt.json").write_text(json.dumps(gt))
+        source = str(tmp_path / "gt.json")
+    g = COCO(copy.deepcopy(source) if isinstance(source, dict) else source)
+    E = COCOeval(g, g.loadRes(copy.deepcopy(dt)), "keypoints")
+    with pytest.raises(ValueError, match="every ground truth needs 'keypoints'"):
+        E.evaluate()
+    E = COCOeval(g, g.loadRes(copy.deepcopy(dt)), "keypoints")
+    E.params.imgIds = [i for i in E.params.imgIds if i != lacking["image_id"]]
+    E.evaluate()  # the record without keypoints is not evaluated
+
+
+def test_detection_keypoints_with_nan_from_dicts_are_named():
+    # only results read from a JSON file are known finite; dicts may hold float NaN
+    gt, dt = make_dataset(402, keypoints=17)
+    dt[0]["keypoints"][4] = float("nan")
+    g = COCO(gt)
+    E = COCOeval(g, g.loadRes(dt), "keypoints")
+    with pytest.raises(ValueError, match="every detection needs 'keypoints'"):
+        E.evaluate()
+
+
 def test_gt_without_area_raises():
     gt, dt = make_dataset(1)
     del gt["annotations"][0]["area"]
