@@ -67,8 +67,9 @@ struct OksPair {
 
 // Per-thread buffers of oks_overlaps, reused across cells.
 struct OksScratch {
-  std::vector<int64_t> used;                 // the gt's keypoints in its OKS (visible ones, or all)
-  std::vector<double> far, d2, neg_e, terms;  // per used keypoint: far bound, squared distance
+  std::vector<int64_t> used;         // the gt's keypoints in its OKS (visible ones, or all)
+  std::vector<double> far, d2;       // per used keypoint: far bound, squared distance (one pair)
+  std::vector<double> neg_e, terms;  // the cell's computed pairs' -e terms, then their exp
   std::vector<KeypointExtent> dt_extent;
   std::vector<OksPair> pairs;
 };
